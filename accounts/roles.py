@@ -1,0 +1,33 @@
+"""The two roles, kept as Django groups so admins assign them in Django admin."""
+
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+
+ADMIN = "admin"
+ANALYST = "analyst"
+
+
+def is_admin(user) -> bool:
+    if not user.is_authenticated:
+        return False
+    if user.is_superuser:
+        return True
+    # Cached per request object: the navigation asks on every page.
+    if not hasattr(user, "_is_admin"):
+        user._is_admin = user.groups.filter(name=ADMIN).exists()
+    return user._is_admin
+
+
+def admin_required(view):
+    """Anonymous users go to the login page; signed-in non-admins get 403."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not is_admin(request.user):
+            raise PermissionDenied("Only admins can manage connections.")
+        return view(request, *args, **kwargs)
+
+    return wrapper

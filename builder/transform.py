@@ -1,0 +1,303 @@
+"""JSONata with bounds, and the shape contract of a metric expression.
+
+An expression turns an API response into datapoints. It must return either
+    a number (one value; a numeric string such as ``"25"`` from a Vtiger ``count(*)`` counts too), or
+    an array of objects ``{"value": ..., "date": ..., "dimension": ...}``, where ``value`` is a
+    number or a numeric string (Vtiger's ``"12.50000000"``), ``date`` is required when the metric
+    takes its dates from the response (``date_mode == "field"``), and ``dimension`` is optional.
+JSONata returns a lone object instead of a one-item array when a path matches one record, so a
+single object is taken as an array of one; ``undefined`` (nothing matched) yields no datapoints.
+
+Evaluation is bounded: a time limit and a recursion depth (jsonata-python's runtime bounds,
+checked on each evaluation step) and a size limit on the input. One long built-in step is not
+interrupted mid-way: flattening what a mapping built before the deadline can overrun the limit
+by a second or two (``[1..10000].([1..1000])`` runs about 2 s, unstopped), and JSONata caps a range
+at 10,000,000 items. Results are returned as jsonata gives them: arrays may be its ``list``
+subclass, which compares and serialises like a list.
+
+Pure module: no Django, no models.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import jsonata
+from jsonata.jexception import JException
+
+DEFAULT_TIMEOUT_MS = 500
+DEFAULT_MAX_DEPTH = 500
+DEFAULT_MAX_INPUT_BYTES = 5_000_000  # in-request evaluation; syncs pass their own limit
+MAX_EXPRESSION_LENGTH = 10_000
+MAX_DATAPOINTS = 100_000
+
+DATE_MODES = ("none", "dynamic", "field")
+ITEM_KEYS = ("value", "date", "dimension")
+AGGREGATES = {"sum": "$sum", "average": "$average", "min": "$min", "max": "$max", "count": "$count"}
+
+NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+JSONATA_WORDS = frozenset({"and", "or", "in", "true", "false", "null", "function"})
+
+SHAPE_HELP = (
+    'The expression must return a number, or an array of objects like {"value": 12.5, "date": "2026-06-30", '
+    '"dimension": "Web Site"} ("date" is required when the date comes from a field of the response).'
+)
+
+
+class ExpressionError(Exception):
+    """A JSONata error: ``code`` (``S0203``, ``D1012``, or a Python error's name), message, position.
+
+    ``position`` is the character offset in the expression that jsonata reports, or None.
+    """
+
+    def __init__(self, code: str, message: str, position: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.position = position
+
+    def __str__(self) -> str:
+        where = f" (at character {self.position})" if self.position is not None else ""
+        return f"{self.code}: {self.message}{where}"
+
+
+class ShapeError(ValueError):
+    """The expression ran, but its result is not a number or an array of datapoint objects."""
+
+
+@dataclass(frozen=True)
+class Datapoint:
+    value: float
+    date: str | int | float | None  # raw, as returned; read it with builder.dates.parse
+    dimension: str | None
+
+
+# ---------------------------------------------------------------- compiling and evaluating
+
+
+def _from_jexception(exc: JException) -> ExpressionError:
+    location = getattr(exc, "location", None)
+    position = location if isinstance(location, int) and location >= 0 else None
+    return ExpressionError(str(getattr(exc, "error", None) or "JSONata"), str(exc), position)
+
+
+@lru_cache(maxsize=256)
+def compile_expression(text: str) -> jsonata.Jsonata:
+    """Parse an expression once (cached by its text); ExpressionError on a syntax error."""
+    if len(text) > MAX_EXPRESSION_LENGTH:
+        raise ExpressionError("TOO_LONG", f"The expression is longer than {MAX_EXPRESSION_LENGTH:,} characters.")
+    try:
+        return jsonata.Jsonata(text)
+    except JException as exc:
+        raise _from_jexception(exc) from exc
+    except Exception as exc:  # jsonata-python lets some parse errors out as plain Python ones
+        raise ExpressionError(type(exc).__name__, str(exc)) from exc
+
+
+def input_size(data: Any) -> int:
+    """The size of ``data`` as compact JSON, in bytes."""
+    return len(json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str).encode())
+
+
+def evaluate(
+    expression: str | jsonata.Jsonata,
+    data: Any,
+    timeout_ms: int = DEFAULT_TIMEOUT_MS,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    max_input_bytes: int | None = DEFAULT_MAX_INPUT_BYTES,
+    input_bytes: int | None = None,
+) -> Any:
+    """Evaluate an expression (text or compiled) against ``data``, within bounds.
+
+    Every failure is an ExpressionError: syntax (``S0...``), runtime (``T...``, ``D...``), the
+    timeout (``D1012``), too deep a recursion (``D1011``), errors that jsonata-python raises as
+    plain Python exceptions (``$number("abc")`` -> ``ValueError``), and an input over
+    ``max_input_bytes`` (``INPUT_TOO_LARGE``; ``None`` lifts the limit). ``input_bytes`` is the
+    input's size when the caller already knows it (the response's length), saving a measurement.
+    """
+    compiled = compile_expression(expression) if isinstance(expression, str) else expression
+    if max_input_bytes is not None:
+        size = input_bytes if input_bytes is not None else input_size(data)
+        if size > max_input_bytes:
+            raise ExpressionError(
+                "INPUT_TOO_LARGE",
+                f"The response is too large to evaluate here ({size:,} bytes; the limit is {max_input_bytes:,}). "
+                "Narrow the request (fewer fields, a shorter date range) and send it again.",
+            )
+    frame = compiled.create_frame()
+    frame.set_runtime_bounds(timeout_ms, max_depth)
+    # $now() and $millis() read the clock of the thread's "current" jsonata instance, which is
+    # the last one *constructed* on this thread, not the cached one being evaluated, so they
+    # would repeat a stale time. Set that instance's clock as evaluate() sets its own.
+    compiled.get_per_thread_instance().timestamp = round(time.time() * 1000)
+    try:
+        return compiled.evaluate(data, frame)
+    except JException as exc:
+        raise _from_jexception(exc) from exc
+    except RecursionError as exc:
+        raise ExpressionError(
+            "D1011", "Stack overflow: a function keeps calling itself. Check that the recursion stops."
+        ) from exc
+    except Exception as exc:  # built-ins such as $number raise plain Python errors
+        raise ExpressionError(type(exc).__name__, str(exc)) from exc
+
+
+# ---------------------------------------------------------------- the shape contract
+
+
+def to_number(value: Any) -> float | None:
+    """A finite float from a JSON number or a numeric string (``"185000.00000000"``), else None."""
+    if isinstance(value, bool):
+        return None
+    numeric_string = isinstance(value, str) and NUMBER_RE.fullmatch(value.strip()) is not None
+    if not (numeric_string or isinstance(value, int | float)):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    # The only non-JSON thing JSONata returns is a function, whose repr can itself fail.
+    text = json.dumps(value, ensure_ascii=False, default=lambda _: "<function>")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _dimension(index: int, value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(int(value)) if float(value).is_integer() else str(value)
+    raise ShapeError(f'Item {index}: "dimension" is {_short(value)}; it must be a string or a number.')
+
+
+def _datapoint(index: int, item: Any, date_mode: str) -> Datapoint:
+    if not isinstance(item, dict):
+        hint = ' Map each record to {"value": ...}, or add the numbers up with $sum(...).' if to_number(item) else ""
+        raise ShapeError(f"Item {index} is {_short(item)}, not an object.{hint} {SHAPE_HELP}")
+    if "value" not in item:
+        raise ShapeError(f'Item {index} has no "value": {_short(item)}. {SHAPE_HELP}')
+    unknown = [key for key in item if key not in ITEM_KEYS]
+    if unknown:
+        names = ", ".join(json.dumps(key) for key in unknown[:3]) + (", …" if len(unknown) > 3 else "")
+        raise ShapeError(f'Item {index} has {names}; an item may only have "value", "date" and "dimension".')
+    value = to_number(item["value"])
+    if value is None:
+        raise ShapeError(f'Item {index}: "value" is {_short(item["value"])}, which is not a number.')
+    date = item.get("date")
+    if date is not None and (isinstance(date, bool) or not isinstance(date, str | int | float)):
+        raise ShapeError(f'Item {index}: "date" is {_short(date)}; it must be a string or a number.')
+    if date_mode == "field" and (date is None or date == ""):
+        raise ShapeError(
+            f'Item {index} has no "date": {_short(item)}. '
+            "With the date taken from a field of the response, every item needs one."
+        )
+    return Datapoint(value=value, date=date, dimension=_dimension(index, item.get("dimension")))
+
+
+def to_datapoints(result: Any, date_mode: str, max_items: int = MAX_DATAPOINTS) -> list[Datapoint]:
+    """The datapoints an expression's result stands for, or ShapeError saying what is wrong.
+
+    ``date_mode``: ``none`` (one current value), ``dynamic`` (stamped with the sync time) or
+    ``field`` (each item's own ``date``). ``None`` (JSONata's undefined) gives no datapoints.
+    """
+    if date_mode not in DATE_MODES:
+        raise ValueError(f"Unknown date mode {date_mode!r}: choose one of {', '.join(DATE_MODES)}.")
+    if result is None:
+        return []
+    number = to_number(result)
+    if number is not None:
+        if date_mode == "field":
+            raise ShapeError(
+                f"The expression returned one number ({_short(result)}), but the date comes from a field "
+                'of the response: return an array of objects like {"value": 12.5, "date": "2026-06-30"}.'
+            )
+        return [Datapoint(value=number, date=None, dimension=None)]
+    if isinstance(result, dict):
+        items: list[Any] = [result]
+    elif isinstance(result, list):
+        items = result
+    else:
+        raise ShapeError(f"{SHAPE_HELP} It returned {_short(result)}.")
+    if len(items) > max_items:
+        raise ShapeError(f"The expression returned {len(items):,} items; the limit is {max_items:,}.")
+    return [_datapoint(index, item, date_mode) for index, item in enumerate(items)]
+
+
+# ---------------------------------------------------------------- helping the analyst start
+
+
+def _path(field: str) -> str:
+    """A JSONata path for a dotted field name, with backticks where a name needs them."""
+    segments = field.split(".")
+    for segment in segments:
+        if not segment or "`" in segment:
+            raise ValueError(f"{field!r} cannot be written as a JSONata path.")
+    return ".".join(s if NAME_RE.fullmatch(s) and s not in JSONATA_WORDS else f"`{s}`" for s in segments)
+
+
+def suggest_expression(
+    records_path: str | None,
+    value_field: str | None = None,
+    date_field: str | None = None,
+    aggregate: str | None = None,
+    dimension_field: str | None = None,
+) -> str:
+    """A starting expression from the records' path (``dates.find_records``) and the chosen fields.
+
+    With a date field, one item per record: ``result.{"date": closingdate, "value": $number(amount)}``
+    (``"value": 1`` counts records). With a dimension, one item per record as well. Otherwise one
+    number: ``$count(result)`` without a value field, else ``$sum(result.$number(amount))``, or
+    the ``aggregate`` named (sum, average, min, max, count). ``""`` or None as the path: ``$``.
+    """
+    records = _path(records_path) if records_path else "$"
+    value = f"$number({_path(value_field)})" if value_field else "1"
+    if date_field or dimension_field:
+        parts = []
+        if date_field:
+            parts.append(f'"date": {_path(date_field)}')
+        parts.append(f'"value": {value}')
+        if dimension_field:
+            parts.append(f'"dimension": {_path(dimension_field)}')
+        return f"{records}.{{{', '.join(parts)}}}"
+    aggregate = aggregate or ("sum" if value_field else "count")
+    if aggregate not in AGGREGATES:
+        raise ValueError(f"Unknown aggregate {aggregate!r}: choose one of {', '.join(AGGREGATES)}.")
+    if aggregate == "count":
+        return f"$count({records})"
+    if not value_field:
+        raise ValueError(f"{aggregate} needs a value field.")
+    return f"{AGGREGATES[aggregate]}({records}.{value})"
+
+
+def numeric_fields(records: list[Any], sample_size: int = 50) -> list[str]:
+    """Top-level fields whose sampled values are all numbers or numeric strings, best first.
+
+    Fields with decimals (amounts, ``"185000.00000000"``) come first, then other numbers, then
+    fields holding only 0 and 1 (Vtiger's booleans, ``"0"``/``"1"``). Empty values are skipped.
+    """
+    seen: dict[str, list[Any]] = {}
+    for record in records[:sample_size]:
+        if isinstance(record, dict):
+            for key, value in record.items():
+                if value is not None and value != "":
+                    seen.setdefault(key, []).append(value)
+    ranked: list[tuple[int, int, str]] = []
+    for order, (key, values) in enumerate(seen.items()):
+        numbers = [to_number(value) for value in values]
+        if any(number is None for number in numbers):
+            continue
+        if all(number in (0.0, 1.0) for number in numbers):
+            rank = 2
+        elif any("." in str(value) for value in values):
+            rank = 0
+        else:
+            rank = 1
+        ranked.append((rank, order, key))
+    return [key for _, _, key in sorted(ranked)]
