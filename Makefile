@@ -14,7 +14,12 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
-install: $(VENV)/.installed
+# Front-end libraries, from the npm registry through the lock file.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(VENV)/.installed node_modules/.installed
 
 # The demo runs in development mode on the embedded defaults (SQLite, file-system
 # broker) and may reach the sandbox on loopback; the environment can override each.

@@ -19,9 +19,6 @@ def _test_settings(settings, tmp_path):
     # The sandbox listens on loopback; tests of the egress rules turn this off again.
     settings.ALLOW_PRIVATE_HOSTS = True
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    # Serve static files straight from static/ (no collectstatic in tests).
-    settings.WHITENOISE_USE_FINDERS = True
-    settings.WHITENOISE_AUTOREFRESH = True
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -33,7 +30,8 @@ def _make_user(django_user_model, username, role=None, **extra):
 
     user = django_user_model.objects.create_user(username=username, password=PASSWORD, **extra)
     if role:
-        user.groups.add(Group.objects.get(name=role))
+        # get_or_create: transactional tests flush the groups the migration made.
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
     return user
 
 
@@ -63,3 +61,76 @@ def admin_client(client, admin_user):
 def analyst_client(client, analyst_user):
     client.force_login(analyst_user)
     return client
+
+
+def _database_url(db):
+    """A DATABASE_URL for the test database, so a worker process uses the same one."""
+    from urllib.parse import quote
+
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{db['NAME']}"
+    credentials = quote(db["USER"] or "", safe="")
+    if db.get("PASSWORD"):
+        credentials += ":" + quote(db["PASSWORD"], safe="")
+    host = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+    return f"postgres://{credentials}@{host}/{db['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real `celery worker` process on the configured broker and the test database.
+
+    Tasks go to a queue of this test session only, so a developer's own running
+    worker never takes them. Tests using it need committed data (transactional_db).
+    """
+    import subprocess
+    import sys
+    import time
+    import uuid
+
+    from django.conf import settings
+
+    from config.celery import app
+
+    queue = f"test-{uuid.uuid4().hex[:10]}"
+    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(settings.DATABASES["default"]),
+        "CELERY_TASK_DEFAULT_QUEUE": queue,
+        "ALLOW_PRIVATE_HOSTS": "true",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+    }
+    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue, "--concurrency=1"]
+    command += ["--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR)
+    previous_queue = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+    deadline = time.monotonic() + 60
+    while "ready." not in log_path.read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"The Celery worker did not start:\n{log_path.read_text()[-3000:]}")
+        time.sleep(0.2)
+    process.log_path = log_path
+    yield process
+    app.conf.task_default_queue = previous_queue
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def wait_for(predicate, timeout=30.0, interval=0.2):
+    """Poll `predicate` until it returns something truthy; fail after `timeout` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"Condition not met within {timeout} s")

@@ -31,3 +31,27 @@ def admin_required(view):
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def is_member(user) -> bool:
+    """Admins and analysts: the people who build and read metrics."""
+    if is_admin(user):
+        return True
+    if not user.is_authenticated:
+        return False
+    if not hasattr(user, "_is_analyst"):
+        user._is_analyst = user.groups.filter(name=ANALYST).exists()
+    return user._is_analyst
+
+
+def member_required(view):
+    """Anonymous users go to the login page; signed-in users in neither role get 403."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not is_member(request.user):
+            raise PermissionDenied("Ask an admin to give you the analyst role.")
+        return view(request, *args, **kwargs)
+
+    return wrapper

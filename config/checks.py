@@ -24,7 +24,7 @@ def private_hosts_in_production(app_configs, **kwargs):
         return []
     return [
         Warning(
-            "ALLOW_PRIVATE_HOSTS is on: connections may reach private, loopback and metadata addresses.",
+            "ALLOW_PRIVATE_HOSTS is on: connections may reach private, loopback and link-local addresses.",
             hint="Turn it off unless every connection's target is on a network you trust.",
             id="config.W001",
         )

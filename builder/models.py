@@ -1,0 +1,111 @@
+"""What a metric is, and the wizard draft it is built in.
+
+A metric's whole definition (request, date handling, expression, presentation,
+sync settings) can be read and written as one dict in the export format of
+product.md: see `builder.definitions`. The draft keeps that dict while the
+analyst moves through the wizard, so Back never loses anything.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class DateMode(models.TextChoices):
+    NONE = "none", "None (a single current value)"
+    DYNAMIC = "dynamic", "Use current time of storing data (Dynamic)"
+    FIELD = "field", "Use a field from response"
+
+
+class Aggregation(models.TextChoices):
+    SUM = "sum", "Sum"
+    AVERAGE = "average", "Average"
+    MIN = "min", "Min"
+    MAX = "max", "Max"
+    LATEST = "latest", "Latest value"
+    COUNT = "count", "Count"
+
+
+class NumberFormat(models.TextChoices):
+    NUMBER = "number", "Number"
+    CURRENCY = "currency", "Currency"
+    PERCENT = "percent", "Percent"
+
+
+class Trend(models.TextChoices):
+    UP = "up", "Trending UP is positive"
+    DOWN = "down", "Trending DOWN is positive"
+
+
+class Metric(models.Model):
+    uuid = models.UUIDField(default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="metrics")
+    # Deleting a connection keeps its metrics and their data; they pause (syncs app).
+    connection = models.ForeignKey(
+        "connections.Connection", null=True, blank=True, on_delete=models.SET_NULL, related_name="metrics"
+    )
+
+    # The request, as the wizard's first step prepares it.
+    method = models.CharField(max_length=8, default="GET")
+    endpoint = models.CharField(max_length=500)
+    params = models.JSONField(default=list, blank=True)  # [[key, value], ...]
+    headers = models.JSONField(default=list, blank=True)  # [[name, value], ...]
+    body = models.JSONField(null=True, blank=True)
+    pagination = models.JSONField(default=dict, blank=True)  # {"type": "none" | "vtiger" | ..., options}
+
+    # Dates: how the values returned by the expression are stamped.
+    date_mode = models.CharField(max_length=10, choices=DateMode.choices, default=DateMode.NONE)
+    date_field = models.CharField(max_length=200, blank=True)  # the response field chosen in step 2
+    date_format = models.CharField(max_length=60, blank=True)
+    date_timezone = models.CharField(max_length=64, blank=True)  # for naive values
+
+    expression = models.TextField()
+    aggregation = models.CharField(max_length=10, choices=Aggregation.choices, default=Aggregation.SUM)
+    number_format = models.CharField(max_length=10, choices=NumberFormat.choices, default=NumberFormat.NUMBER)
+    favourable_trend = models.CharField(max_length=4, choices=Trend.choices, default=Trend.UP)
+
+    interval_minutes = models.PositiveIntegerField(default=60)
+    window_days = models.PositiveIntegerField(default=7)
+    history_days = models.PositiveIntegerField(default=365)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            # Public URLs look metrics up by uuid.
+            models.UniqueConstraint(fields=["uuid"], name="metric_uuid_unique"),
+            # Commands and imports refer to metrics by name.
+            models.UniqueConstraint(fields=["name"], name="metric_name_unique"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Draft(models.Model):
+    """A metric being built or edited in the wizard, one per wizard session."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="metric_drafts")
+    # Set when the draft edits an existing metric; saving updates it.
+    metric = models.ForeignKey(Metric, null=True, blank=True, on_delete=models.CASCADE, related_name="drafts")
+    # The definition so far, in the export format (builder.definitions), with
+    # "connection" holding the connection's uuid instead of its name.
+    definition = models.JSONField(default=dict)
+    # The last Send request: the parsed body (None when cut) and what the viewer shows.
+    response = models.JSONField(null=True, blank=True)
+    response_meta = models.JSONField(default=dict, blank=True)
+    preview_range = models.CharField(max_length=20, default="last_30_days")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["uuid"], name="draft_uuid_unique")]
+
+    def __str__(self):
+        return f"Draft {self.uuid} of {self.owner}"
