@@ -183,3 +183,19 @@ def test_list_shows_status_and_last_error_in_words(admin_client, sandbox):
     assert "Authentication failed" in page
     connection.refresh_from_db()
     assert connection.last_error in page
+
+
+def test_delete_warns_that_metrics_using_it_will_be_paused_and_keeps_them(admin_client, sandbox):
+    from builder.models import Metric
+
+    connection = vtiger_connection(sandbox.url, name="Used")
+    metric = Metric.objects.create(name="Leads", connection=connection, endpoint="query", expression="$count(result)")
+    list_page = admin_client.get(reverse("connections:list")).content.decode()
+    assert "<td>1</td>" in list_page
+
+    confirm = admin_client.get(reverse("connections:delete", args=[connection.uuid])).content.decode()
+    assert "1 metric uses this connection. It will be paused" in confirm
+
+    admin_client.post(reverse("connections:delete", args=[connection.uuid]))
+    metric.refresh_from_db()
+    assert metric.connection is None
