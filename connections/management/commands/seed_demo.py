@@ -46,7 +46,7 @@ class Command(BaseCommand):
         user, _ = get_user_model().objects.get_or_create(username=username, defaults=flags)
         user.set_password(password)
         user.save()
-        user.groups.add(Group.objects.get(name=role))
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
         return password
 
     def _connection(self):
