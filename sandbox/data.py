@@ -276,8 +276,8 @@ class Dataset:
         self._rows = rows  # module -> list of row dicts, crmid order
         self._deleted = deleted  # module -> list of (webservice id, deletion time string)
         self._line_items = line_items  # invoice id -> list of line item dicts
-        self._changes = None
         self._by_id = {row["id"]: row for module_rows in rows.values() for row in module_rows}
+        self._changes = self._change_log()
         self._tables = {
             module: Table(columns=query_columns(module), kinds=field_kinds(module), rows=tuple(module_rows))
             for module, module_rows in rows.items()
@@ -323,16 +323,17 @@ class Dataset:
         A deleted record appears with its deletion time and no row. Rows are shared: copy
         them before handing them out.
         """
-        if self._changes is None:
-            changes = []
-            for module in SYNC_MODULES:
-                for row in self._rows[module]:
-                    changes.append((row["modifiedtime"], int(row["id"].split("x")[1]), module, row["id"], row))
-                for webservice_id, deleted_at in self._deleted.get(module, ()):
-                    changes.append((deleted_at, int(webservice_id.split("x")[1]), module, webservice_id, None))
-            changes.sort(key=lambda change: change[:2])
-            self._changes = tuple(changes)
         return self._changes
+
+    def _change_log(self):
+        changes = []
+        for module in SYNC_MODULES:
+            for row in self._rows[module]:
+                changes.append((row["modifiedtime"], int(row["id"].split("x")[1]), module, row["id"], row))
+            for webservice_id, deleted_at in self._deleted.get(module, ()):
+                changes.append((deleted_at, int(webservice_id.split("x")[1]), module, webservice_id, None))
+        changes.sort(key=lambda change: change[:2])
+        return tuple(changes)
 
     @property
     def user(self):

@@ -220,6 +220,9 @@ class _Handler(BaseHTTPRequestHandler):
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    # socketserver's default backlog of 5 drops connections when several workers connect at
+    # once, and each dropped SYN costs the client a one-second retransmit.
+    request_queue_size = 128
 
     def handle_error(self, request, client_address):
         # A client that gave up (a timeout test) is expected, not an error worth a traceback.

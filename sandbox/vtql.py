@@ -500,8 +500,13 @@ def _sort_key(name, kind):
     if kind == NUMBER:
         return lambda row: _mysql_number(row[name])
     if kind in _ID_KINDS:
-        # NULL (an empty reference) sorts first, as MySQL does in ascending order.
-        return lambda row: _record_number(row[name]) or -1 if row[name] else -1
+
+        def key(row):
+            # NULL (an empty reference) sorts first, as MySQL does in ascending order.
+            number = _record_number(row[name]) if row[name] else None
+            return -1 if number is None else number
+
+        return key
     return lambda row: row[name].casefold()
 
 
