@@ -94,11 +94,15 @@ def compile_expression(text: str) -> jsonata.Jsonata:
     if len(text) > MAX_EXPRESSION_LENGTH:
         raise ExpressionError("TOO_LONG", f"The expression is longer than {MAX_EXPRESSION_LENGTH:,} characters.")
     try:
-        return jsonata.Jsonata(text)
+        expression = jsonata.Jsonata(text)
     except JException as exc:
         raise _from_jexception(exc) from exc
     except Exception as exc:  # jsonata-python lets some parse errors out as plain Python ones
         raise ExpressionError(type(exc).__name__, str(exc)) from exc
+    # Inputs are parsed JSON, so every value already has a JSON type: skip the library's
+    # walk over the whole input on each evaluation (most of the time for 5,000 records).
+    expression.set_validate_input(False)
+    return expression
 
 
 def input_size(data: Any) -> int:

@@ -80,6 +80,8 @@ INSTALLED_APPS = [
     "accounts",
     "connections",
     "builder",
+    "syncs",
+    "dashboards",
 ]
 
 MIDDLEWARE = [
@@ -154,7 +156,11 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 # Front-end libraries come from npm (package.json; `make install` runs npm ci).
-STATICFILES_DIRS = [BASE_DIR / "static", ("vendor/codemirror", BASE_DIR / "node_modules" / "codemirror")]
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    ("vendor/codemirror", BASE_DIR / "node_modules" / "codemirror"),
+    ("vendor/chartjs", BASE_DIR / "node_modules" / "chart.js" / "dist"),
+]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -211,6 +217,12 @@ CELERY_TIMEZONE = "UTC"
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "metricbuilder")
 CELERY_BEAT_SCHEDULE = {
     "retest-failing-connections": {"task": "connections.retest_failing", "schedule": 600.0},
+    # Claims the due metrics and enqueues one sync each (syncs.dispatcher).
+    "dispatch-due-syncs": {"task": "syncs.dispatch", "schedule": 60.0},
+    # Closes runs stuck in "running" after their worker died, and frees their leases.
+    "reap-stuck-syncs": {"task": "syncs.reap", "schedule": 120.0},
+    # Emails the scorecards whose local sending hour has come (dashboards.scorecards.is_due).
+    "send-due-scorecards": {"task": "dashboards.send_scorecards", "schedule": 900.0},
 }
 
 LOGGING = {

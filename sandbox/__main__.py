@@ -24,6 +24,7 @@ def main(argv=None):
     parser.add_argument("--port", type=int, default=8001, help="port to listen on (default 8001; 0 picks one)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"data seed (default {DEFAULT_SEED})")
     parser.add_argument("--today", type=date.fromisoformat, default=None, help="the data's today, YYYY-MM-DD")
+    parser.add_argument("--scale", type=int, default=1, help="multiply every module's record count (default 1)")
     parser.add_argument("--quiet", action="store_true", help="don't log requests")
     for switch in SWITCHES.values():
         _switch_argument(parser, switch)
@@ -31,7 +32,9 @@ def main(argv=None):
 
     switches = {name: getattr(args, name) for name in SWITCHES if getattr(args, name) is not None}
     try:
-        server = SandboxServer(args.host, args.port, args.seed, args.today, log_requests=not args.quiet, **switches)
+        server = SandboxServer(
+            args.host, args.port, args.seed, args.today, log_requests=not args.quiet, scale=args.scale, **switches
+        )
         server.start()
     except (OSError, ValueError) as problem:
         print(f"sandbox: {problem}", file=sys.stderr)

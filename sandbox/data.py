@@ -348,22 +348,31 @@ def _as_date(today):
     return today
 
 
-def build_dataset(seed=DEFAULT_SEED, today=None):
+def build_dataset(seed=DEFAULT_SEED, today=None, scale=1):
     """The dataset for a seed and a "today" (default: the current UTC date).
 
-    Cached: the same arguments give the same read-only Dataset object.
+    ``scale`` multiplies the number of records of every module (benchmarks use it for
+    responses larger than the small business of the default). Cached: the same
+    arguments give the same read-only Dataset object.
     """
-    return _cached(int(seed), _as_date(today))
+    return _cached(int(seed), _as_date(today), _as_scale(scale))
 
 
-def generate_dataset(seed=DEFAULT_SEED, today=None):
+def generate_dataset(seed=DEFAULT_SEED, today=None, scale=1):
     """Like build_dataset, but generated afresh (to check that generation is deterministic)."""
-    return _Generator(int(seed), _as_date(today)).build()
+    return _Generator(int(seed), _as_date(today), _as_scale(scale)).build()
+
+
+def _as_scale(scale):
+    scale = int(scale)
+    if not 1 <= scale <= 50:
+        raise ValueError(f"scale must be a whole number from 1 to 50, not {scale}.")
+    return scale
 
 
 @functools.lru_cache(maxsize=4)
-def _cached(seed, today):
-    return _Generator(seed, today).build()
+def _cached(seed, today, scale):
+    return _Generator(seed, today, scale).build()
 
 
 # --- generation -------------------------------------------------------------------------
@@ -398,7 +407,8 @@ def _short_name(account):
 
 
 class _Generator:
-    def __init__(self, seed, today):
+    def __init__(self, seed, today, scale=1):
+        self.counts = {module: count * scale for module, count in COUNTS.items()}
         self.seed = seed
         self.today = today
         self.start = today - timedelta(days=HISTORY_DAYS)
@@ -525,7 +535,7 @@ class _Generator:
 
     def accounts(self):
         rng = self.rng("Accounts")
-        n = COUNTS["Accounts"]
+        n = self.counts["Accounts"]
         # The existing customers come first, before the first working hour of day one, so every
         # later record finds an account to belong to.
         first = datetime.combine(self.start, time(1, 0), tzinfo=UTC)
@@ -576,7 +586,7 @@ class _Generator:
         rng = self.rng("Contacts")
         account_created = [a.created for a in accounts]
         out = []
-        for created in self.moments(rng, COUNTS["Contacts"]):
+        for created in self.moments(rng, self.counts["Contacts"]):
             salutation, first, last = self.person(rng)
             candidates = self.before(accounts, account_created, created)
             account = rng.choice(candidates) if candidates and rng.random() < 0.9 else None
@@ -622,7 +632,7 @@ class _Generator:
     def leads(self):
         rng = self.rng("Leads")
         out = []
-        for created in self.moments(rng, COUNTS["Leads"] + DELETED_COUNTS["Leads"]):
+        for created in self.moments(rng, self.counts["Leads"] + DELETED_COUNTS["Leads"]):
             age = self.age(created)
             salutation, first, last = self.person(rng)
             stem = rng.choice(vocab.COMPANY_STEMS)
@@ -671,7 +681,7 @@ class _Generator:
         contacts_of = self.contacts_by_account(contacts)
         stages = vocab.SALES_STAGES
         out = []
-        for created in self.moments(rng, COUNTS["Potentials"] + DELETED_COUNTS["Potentials"]):
+        for created in self.moments(rng, self.counts["Potentials"] + DELETED_COUNTS["Potentials"]):
             progress = (created - self.origin).days / HISTORY_DAYS  # deals grow and win more over time
             account = rng.choice(self.before(accounts, account_created, created))
             people = [c for c in contacts_of.get(id(account), ()) if c.created < created]
@@ -723,7 +733,7 @@ class _Generator:
         account_created = [a.created for a in accounts]
         contacts_of = self.contacts_by_account(contacts)
         out = []
-        for created in self.moments(rng, COUNTS["HelpDesk"] + DELETED_COUNTS["HelpDesk"]):
+        for created in self.moments(rng, self.counts["HelpDesk"] + DELETED_COUNTS["HelpDesk"]):
             status = self.pick(
                 rng, "HelpDesk", "ticketstatus", vocab.by_age(vocab.TICKET_STATUS_BY_AGE, self.age(created))
             )
@@ -769,7 +779,7 @@ class _Generator:
             if deal.values["sales_stage"] == "Closed Won" and deal.deleted_at is None:
                 won_of.setdefault(id(deal.refs["related_to"]), []).append(deal)
         out = []
-        for created in self.moments(rng, COUNTS["Invoice"]):
+        for created in self.moments(rng, self.counts["Invoice"]):
             account = rng.choice(self.before(accounts, account_created, created))
             people = [c for c in contacts_of.get(id(account), ()) if c.created < created]
             deals = [d for d in won_of.get(id(account), ()) if d.modified < created]

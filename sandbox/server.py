@@ -234,10 +234,12 @@ class _HTTPServer(ThreadingHTTPServer):
 class SandboxServer:
     """A running sandbox. Thread-safe; switches can change while it serves."""
 
-    def __init__(self, host="127.0.0.1", port=0, seed=DEFAULT_SEED, today=None, log_requests=False, **switches):
+    def __init__(
+        self, host="127.0.0.1", port=0, seed=DEFAULT_SEED, today=None, log_requests=False, scale=1, **switches
+    ):
         self.host = host
         self._requested_port = port
-        self.dataset = build_dataset(seed=seed, today=today)
+        self.dataset = build_dataset(seed=seed, today=today, scale=scale)
         self.state = SandboxState(validate_switches(switches))
         self.log_requests = log_requests
         self._httpd = None

@@ -253,3 +253,22 @@ def test_accessors_return_copies(dataset):
     dataset.get("19x1")["user_name"] = "changed"
     assert dataset.records("Leads")[0]["lastname"] != "changed"
     assert dataset.get("19x1")["user_name"] == "demo"
+
+
+def test_scale_multiplies_every_module_and_stays_deterministic():
+    from sandbox.data import COUNTS, build_dataset, generate_dataset
+
+    big = build_dataset(today="2026-11-28", scale=3)
+    for module, count in COUNTS.items():
+        assert len(big.records(module)) == 3 * count, module
+    again = generate_dataset(today="2026-11-28", scale=3)
+    assert again.records("Leads") == big.records("Leads")
+
+
+def test_scale_is_bounded():
+    import pytest
+
+    from sandbox.data import build_dataset
+
+    with pytest.raises(ValueError, match="scale must be a whole number from 1 to 50"):
+        build_dataset(scale=0)

@@ -1,0 +1,285 @@
+"""Benchmark: reading metrics on PostgreSQL (issue 5), through dashboards.queries.
+
+    DEBUG=true .venv/bin/python bench/dashboard.py [--repeat N] [--keep]
+
+Creates its own database (``metricbuilder_bench`` on the server of BENCH_DATABASE_URL, by
+default ``postgres://postgres@127.0.0.1:5432/metricbuilder_bench``), dropped first and at the
+end (unless ``--keep``); never the development or test database. Loads, with
+``INSERT ... SELECT generate_series`` on the server:
+
+* 50 metrics with two years of hourly datapoints each (876,000 rows), their aggregations
+  cycling through Sum, Average, Min, Max, Latest value and Count;
+* one metric of 1,000,000 datapoints over the same two years (one every 63 s), Sum.
+
+and measures, in the viewer zone America/New_York:
+
+1. ``by_day``: the big metric's This year by-day aggregation through ``queries.aggregate``
+   against a hand-written ``GROUP BY date_trunc('day', timestamp AT TIME ZONE ...)`` on the
+   same table in the same run, alternating, median of ``--repeat`` runs each (target: ratio
+   at most 1.5). The same for an hourly metric, and for Latest value against a hand-written
+   ``DISTINCT ON``, for information.
+2. ``screen``: the server-side cost of what the Metrics screen computes at Last 30 days for
+   all 50 metrics: value, previous value and ``comparison.compare``, and (``_with_chart``)
+   each metric's by-day series for the small chart; p50/p95 over ``--repeat`` runs (target
+   p95 at most 150 ms). Two paths: ``batched`` (``queries.totals`` and ``queries.series``:
+   a few grouped queries for the whole screen) and ``per_metric`` (``value_and_previous`` and
+   ``aggregate`` per metric: 2-3 queries each). This is the query layer only, not the view
+   and its template.
+
+Prints progress, then one JSON object as the last line.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+BENCH_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/metricbuilder_bench")
+BENCH_DB = urlsplit(BENCH_URL).path.lstrip("/")
+if not BENCH_DB.endswith("_bench"):
+    sys.exit(f"Refusing to use {BENCH_DB!r}: the benchmark's database name must end in _bench.")
+os.environ["DATABASE_URL"] = BENCH_URL
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+import psycopg  # noqa: E402 - after the environment is set
+
+ZONE = "America/New_York"
+METRICS = 50
+HOURS = 2 * 365 * 24
+BIG_ROWS = 1_000_000
+BIG_STEP_S = 63
+
+
+def log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))]
+
+
+def ms(seconds):
+    return round(seconds * 1000, 2)
+
+
+def recreate_database(drop_only=False):
+    parts = urlsplit(BENCH_URL)
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+        if not drop_only:
+            conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+
+
+def setup_schema():
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0, interactive=False)
+    if "syncs_datapoint" not in connection.introspection.table_names():
+        # Until syncs has its first migration: create the table from the model as it stands.
+        from syncs.models import Datapoint
+
+        with connection.schema_editor() as editor:
+            editor.create_model(Datapoint)
+        log("syncs has no migration yet: created syncs_datapoint from the model.")
+
+
+def load(now):
+    from django.db import connection
+
+    from builder.models import Metric
+
+    aggregations = ["sum", "average", "min", "max", "latest", "count"]
+    metrics = Metric.objects.bulk_create(
+        Metric(
+            name=f"Hourly {i:02d}",
+            endpoint="query",
+            expression="result",
+            aggregation=aggregations[i % len(aggregations)],
+            favourable_trend="up" if i % 2 else "down",
+        )
+        for i in range(METRICS)
+    )
+    big = Metric.objects.create(name="Big", endpoint="query", expression="result", aggregation="sum")
+    first_hour = (now - timedelta(hours=HOURS)).replace(minute=0, second=0, microsecond=0)
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO syncs_datapoint (metric_id, timestamp, value, dimension, synced_at)
+            SELECT m.id, t.ts, round((random() * 1000)::numeric, 2)::float8, '', %s
+            FROM unnest(%s::bigint[]) AS m(id)
+            CROSS JOIN generate_series(%s::timestamptz, %s::timestamptz - interval '1 hour', interval '1 hour') AS t(ts)
+            """,
+            [now, [m.pk for m in metrics], first_hour, first_hour + timedelta(hours=HOURS)],
+        )
+        hourly_rows = cursor.rowcount
+        cursor.execute(
+            """
+            INSERT INTO syncs_datapoint (metric_id, timestamp, value, dimension, synced_at)
+            SELECT %s, %s::timestamptz + (n * %s) * interval '1 second', (n %% 997)::float8, '', %s
+            FROM generate_series(0, %s - 1) AS n
+            """,
+            [big.pk, first_hour, BIG_STEP_S, now, BIG_ROWS],
+        )
+        big_rows = cursor.rowcount
+        cursor.execute("ANALYZE syncs_datapoint")
+    return metrics, big, hourly_rows, big_rows, time.perf_counter() - started
+
+
+HAND_SUM = """
+    SELECT date_trunc('day', "timestamp" AT TIME ZONE %s) AS day, SUM(value)
+    FROM syncs_datapoint
+    WHERE metric_id = %s AND "timestamp" >= %s AND "timestamp" < %s
+    GROUP BY 1 ORDER BY 1
+"""
+HAND_LATEST = """
+    SELECT DISTINCT ON (1) date_trunc('day', "timestamp" AT TIME ZONE %s) AS day, value
+    FROM syncs_datapoint
+    WHERE metric_id = %s AND "timestamp" >= %s AND "timestamp" < %s
+    ORDER BY 1, "timestamp" DESC
+"""
+
+
+def compare_with_sql(metric, current, aggregation, sql, repeat):
+    """Median times of queries.aggregate and of the hand-written SQL, alternating; checks they agree."""
+    from django.db import connection
+
+    from dashboards import queries
+
+    ours, theirs = [], []
+    result = rows = None
+    for _ in range(repeat + 2):  # the first two warm the caches and are dropped
+        started = time.perf_counter()
+        result = queries.aggregate(metric, current, "day", aggregation=aggregation)
+        ours.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [ZONE, metric.pk, current.start, current.end])
+            rows = cursor.fetchall()
+        theirs.append(time.perf_counter() - started)
+    ours, theirs = ours[2:], theirs[2:]
+    by_day = {day.date(): value for day, value in rows}
+    agree = all(
+        (p.value is None and p.start.date() not in by_day) or abs((p.value or 0) - by_day[p.start.date()]) < 1e-6
+        for p in result
+    )
+    ours_ms, theirs_ms = ms(statistics.median(ours)), ms(statistics.median(theirs))
+    return {
+        "aggregation": aggregation,
+        "buckets": len(result),
+        "queries_aggregate_ms": ours_ms,
+        "hand_sql_ms": theirs_ms,
+        "ratio": round(ours_ms / theirs_ms, 3),
+        "same_answer": agree,
+    }
+
+
+def screen(metrics, current, repeat, with_chart, batched):
+    """What the Metrics screen computes: per metric (2-3 queries each) or batched (2-4 queries in all)."""
+    from dashboards import comparison, queries
+
+    times = []
+    for _ in range(repeat + 2):
+        started = time.perf_counter()
+        if batched:
+            pairs = queries.totals(metrics, current)
+            for metric in metrics:
+                comparison.compare(*pairs[metric.pk], metric.favourable_trend)
+            if with_chart:
+                queries.series(metrics, current, "day")
+        else:
+            for metric in metrics:
+                value, previous = queries.value_and_previous(metric, current)
+                comparison.compare(value, previous, metric.favourable_trend)
+                if with_chart:
+                    queries.aggregate(metric, current, "day")
+        times.append(time.perf_counter() - started)
+    times = times[2:]
+    return {
+        "metrics": len(metrics),
+        "path": "queries.totals + queries.series" if batched else "queries.value_and_previous per metric",
+        "p50_ms": ms(statistics.median(times)),
+        "p95_ms": ms(percentile(times, 0.95)),
+        "max_ms": ms(max(times)),
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=30, help="Timed runs per measure (default 30).")
+    parser.add_argument("--keep", action="store_true", help="Keep the benchmark database afterwards.")
+    options = parser.parse_args()
+
+    if not BENCH_URL.startswith(("postgres://", "postgresql://")):
+        sys.exit("The dashboard benchmark runs on PostgreSQL only (BENCH_DATABASE_URL).")
+    log(f"Creating the database {BENCH_DB} ...")
+    recreate_database()
+    try:
+        import django
+
+        django.setup()
+        from django.db import connection
+
+        from dashboards import ranges
+
+        setup_schema()
+        now = datetime.now(UTC)
+        metrics, big, hourly_rows, big_rows, load_s = load(now)
+        log(f"Loaded {hourly_rows:,} hourly and {big_rows:,} big-metric datapoints in {load_s:.1f} s.")
+
+        this_year = ranges.resolve("this_year", ZONE, now)
+        last_30 = ranges.resolve("last_30_days", ZONE, now)
+        hourly_sum = next(m for m in metrics if m.aggregation == "sum")
+        hourly_latest = next(m for m in metrics if m.aggregation == "latest")
+
+        by_day = compare_with_sql(big, this_year, "sum", HAND_SUM, options.repeat)
+        log(f"Big metric, This year by day: {by_day}")
+        by_day_hourly = compare_with_sql(hourly_sum, this_year, "sum", HAND_SUM, options.repeat)
+        log(f"Hourly metric, This year by day: {by_day_hourly}")
+        latest = compare_with_sql(hourly_latest, this_year, "latest", HAND_LATEST, options.repeat)
+        log(f"Hourly metric, This year by day, Latest value: {latest}")
+
+        screens = {}
+        for batched in (True, False):
+            for with_chart in (False, True):
+                name = ("batched" if batched else "per_metric") + ("_with_chart" if with_chart else "")
+                screens[name] = screen(metrics, last_30, options.repeat, with_chart, batched)
+                log(f"Metrics screen query layer at Last 30 days, {name}: {screens[name]}")
+
+        result = {
+            "bench": "dashboard",
+            "database": "postgresql",
+            "server_version": connection.cursor().connection.info.server_version,
+            "zone": ZONE,
+            "now": now.isoformat(),
+            "rows": {"hourly": hourly_rows, "big_metric": big_rows, "load_s": round(load_s, 1)},
+            "by_day_this_year_big_metric": by_day,
+            "by_day_this_year_hourly_metric": by_day_hourly,
+            "by_day_this_year_latest": latest,
+            "screen_last_30_days": screens,
+            "targets": {
+                "ratio_max": 1.5,
+                "ratio_ok": by_day["ratio"] <= 1.5,
+                "screen_p95_ms_max": 150,
+                "screen_p95_ok": screens["batched_with_chart"]["p95_ms"] <= 150,
+            },
+            "measured": "dashboards.queries + dashboards.comparison (the query layer), not the HTTP view",
+        }
+        connection.close()
+    finally:
+        if not options.keep:
+            recreate_database(drop_only=True)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

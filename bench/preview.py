@@ -1,0 +1,201 @@
+"""Benchmark: the wizard's Send request plus evaluation, timing our own code only.
+
+    DJANGO_SETTINGS_MODULE=config.settings DEBUG=true .venv/bin/python bench/preview.py [--runs N]
+
+Starts the Vtiger sandbox on a free port (latency 0), creates connections in a throw-away
+in-memory database, and for each case runs what the wizard runs for one Send request and one
+evaluation: builder.preview.send_for_draft (placeholders, the HTTP client, pagination, parsing,
+storing the capped response on the draft), the response viewer (builder.preview.json_tree) and
+the JSONata evaluation with its datapoints table (builder.views.wizard.evaluation).
+
+"Our time" is the total minus the upstream wait, which is the time spent inside the HTTP calls
+(``Response.elapsed_ms``, summed over pages). Prints p50/p95 per case, then one JSON object as
+the last line. Targets (issue 3): p95 <= 50 ms for a 100-record Vtiger page, <= 300 ms for
+5,000 records.
+
+Cases
+    vtiger_100     GET query ``SELECT * FROM Potentials LIMIT 0,100;``: one Vtiger page of 100 records
+    vtiger_5000    5,000 Vtiger Leads in one answer: the sandbox runs with ``scale=3`` (6,000 Leads)
+                   and the switch max_rows=5000, so ``SELECT * FROM Leads LIMIT 0,5000;`` returns 5,000
+    records_5000   5,000 plain JSON objects of about 1 KB each (5 MB) from the sandbox's custom API
+                   ``/custom/v1/big?kb=5000``: a heavier custom-API response, for comparison
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+import django  # noqa: E402 - after the path and settings are set
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.db import connection as db_connection  # noqa: E402
+from django.test.utils import setup_test_environment, teardown_test_environment  # noqa: E402
+
+from builder import preview  # noqa: E402
+from builder.dates import find_records  # noqa: E402
+from builder.views.wizard import evaluation  # noqa: E402
+from builder.wizard_drafts import new_draft  # noqa: E402
+from connections.models import Connection  # noqa: E402
+from sandbox import DEMO_ACCESS_KEY, DEMO_USERNAME  # noqa: E402
+from sandbox.server import SandboxServer  # noqa: E402
+
+TARGETS_MS = {"vtiger_100": 50, "vtiger_5000": 300}
+
+
+def _percentile(values, fraction):
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def _vtiger(sandbox):
+    connection = Connection(
+        name="Bench Vtiger",
+        integration=Connection.Integration.VTIGER,
+        base_url=sandbox.url + "/restapi/v1/vtiger/default",
+        username=DEMO_USERNAME,
+        auth_type=Connection.AuthType.BASIC,
+        options={"plan": "enterprise", "data_timezone": "UTC"},
+    )
+    connection.set_secret("access_key", DEMO_ACCESS_KEY)
+    connection.save()
+    return connection
+
+
+def _custom(sandbox):
+    return Connection.objects.create(
+        name="Bench custom",
+        integration=Connection.Integration.CUSTOM,
+        base_url=sandbox.url + "/custom/v1",
+        options={"allowed_methods": ["GET"], "data_timezone": "UTC"},
+    )
+
+
+def _case(user, connection, request_spec, date, expression, runs):
+    draft = new_draft(user, connection)
+    draft.definition["request"] = request_spec
+    draft.definition["date"] = date
+    draft.definition["expression"] = expression
+    draft.save()
+    own, upstream, records = [], [], 0
+    for run in range(runs + 2):
+        started = time.perf_counter()
+        result = preview.send_for_draft(draft, connection, "UTC")
+        if result.error:
+            raise SystemExit(f"The request failed: {result.error['message']}")
+        preview.json_tree(draft.response)
+        evaluated = evaluation(draft, expression, "UTC")
+        total = (time.perf_counter() - started) * 1000
+        if evaluated.get("error"):
+            raise SystemExit(f"The expression failed: {evaluated['error']}")
+        records = len(find_records(draft.response)[1])
+        if run >= 2:  # two warm-up runs: connection pools, compiled expressions
+            own.append(total - result.meta["elapsed_ms"])
+            upstream.append(result.meta["elapsed_ms"])
+    return {
+        "records": records,
+        "runs": runs,
+        "own_p50_ms": round(statistics.median(own), 1),
+        "own_p95_ms": round(_percentile(own, 0.95), 1),
+        "upstream_p50_ms": round(statistics.median(upstream), 1),
+        "bytes": draft.response_meta["size_bytes"],
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--runs", type=int, default=30, help="measured runs per case (default 30)")
+    args = parser.parse_args()
+
+    setup_test_environment()
+    old_name = db_connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    settings.ALLOW_PRIVATE_HOSTS = True  # the sandbox listens on loopback
+    # Three times the default data, so one module (Leads) holds more than 5,000 records.
+    sandbox = SandboxServer(host="127.0.0.1", port=0, latency_ms=0, scale=3).start()
+    try:
+        user = get_user_model().objects.create_user("bench")
+        vtiger, custom = _vtiger(sandbox), _custom(sandbox)
+        field = {"mode": "field", "format": "YYYY-MM-DD", "timezone": "UTC"}
+        results = {
+            "vtiger_100": _case(
+                user,
+                vtiger,
+                {
+                    "method": "GET",
+                    "endpoint": "query",
+                    "params": [["query", "SELECT * FROM Potentials LIMIT 0,100;"]],
+                    "headers": [],
+                    "body": None,
+                    "pagination": {"type": "none"},
+                },
+                {**field, "field": "closingdate"},
+                'result.{"date": closingdate, "value": $number(amount)}',
+                args.runs,
+            )
+        }
+        sandbox.configure(max_rows=5000)
+        results["vtiger_5000"] = _case(
+            user,
+            vtiger,
+            {
+                "method": "GET",
+                "endpoint": "query",
+                "params": [["query", "SELECT * FROM Leads LIMIT 0,5000;"]],
+                "headers": [],
+                "body": None,
+                "pagination": {"type": "none"},
+            },
+            {"mode": "field", "format": "YYYY-MM-DD HH:mm:ss", "timezone": "UTC", "field": "createdtime"},
+            'result.{"date": createdtime, "value": 1, "dimension": leadsource}',
+            max(5, args.runs // 3),
+        )
+        results["records_5000"] = _case(
+            user,
+            custom,
+            {
+                "method": "GET",
+                "endpoint": "big",
+                "params": [["kb", "5000"]],
+                "headers": [],
+                "body": None,
+                "pagination": {"type": "none"},
+            },
+            {"mode": "dynamic", "format": "", "timezone": "UTC"},
+            'items.{"value": i}',
+            max(5, args.runs // 3),
+        )
+    finally:
+        sandbox.stop()
+        db_connection.creation.destroy_test_db(old_name, verbosity=0)
+        teardown_test_environment()
+
+    for name, figures in results.items():
+        target = TARGETS_MS.get(name)
+        verdict = (
+            ""
+            if target is None
+            else f" (target p95 <= {target} ms: {'met' if figures['own_p95_ms'] <= target else 'MISSED'})"
+        )
+        print(
+            f"{name:13} {figures['records']:>5} records, {figures['bytes'] / 1024:,.0f} KB: "
+            f"our time p50 {figures['own_p50_ms']} ms, p95 {figures['own_p95_ms']} ms; "
+            f"upstream p50 {figures['upstream_p50_ms']} ms{verdict}"
+        )
+    summary = {name: {**figures, "target_p95_ms": TARGETS_MS.get(name)} for name, figures in results.items()}
+    summary["ok"] = all(results[name]["own_p95_ms"] <= target for name, target in TARGETS_MS.items())
+    print(json.dumps(summary, sort_keys=True))
+    return 0 if summary["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

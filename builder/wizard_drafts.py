@@ -1,0 +1,61 @@
+"""Wizard drafts: starting one, opening a saved metric in one, and the defaults they begin with.
+
+A draft's ``definition`` is the metric definition dict of product.md, with ``connection`` holding
+the connection's uuid. The wizard keeps its own helper state (the VTQL helper's choices) under
+``definition["_wizard"]``, which is dropped before a definition is validated or saved.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from builder import definitions
+from builder.models import Draft, Metric
+from connections.models import Connection
+
+WIZARD_KEY = "_wizard"
+
+
+def default_definition(connection: Connection | None) -> dict:
+    vtiger = connection is not None and connection.integration != Connection.Integration.CUSTOM
+    pagination = connection.integration_module.default_pagination if connection is not None else "none"
+    return {
+        "name": "",
+        "description": "",
+        "connection": str(connection.uuid) if connection is not None else "",
+        "request": {
+            "method": "GET",
+            "endpoint": "query" if vtiger else "",
+            "params": [["query", ""]] if vtiger else [],
+            "headers": [],
+            "body": None,
+            "pagination": {"type": pagination},
+        },
+        "date": {"mode": "none", "format": "", "timezone": connection.data_timezone if connection else "UTC"},
+        "expression": "",
+        "aggregation": "sum",
+        "number_format": "number",
+        "favourable_trend": "up",
+        "sync": {"interval_minutes": 60, "window_days": 7, "history_days": 365},
+    }
+
+
+def new_draft(user, connection: Connection | None) -> Draft:
+    return Draft.objects.create(owner=user, definition=default_definition(connection))
+
+
+def _definition_of(metric: Metric) -> dict:
+    definition = copy.deepcopy(definitions.from_metric(metric))
+    # In a draft, the connection is its uuid (export files carry its name).
+    definition["connection"] = str(metric.connection.uuid) if metric.connection_id else ""
+    return definition
+
+
+def draft_for_metric(metric: Metric, user) -> Draft:
+    """A new draft, owned by ``user``, that edits ``metric``: saving it updates the metric."""
+    return Draft.objects.create(owner=user, metric=metric, definition=_definition_of(metric))
+
+
+def clean_definition(definition: dict) -> dict:
+    """The definition without the wizard's own state."""
+    return {key: value for key, value in (definition or {}).items() if key != WIZARD_KEY}

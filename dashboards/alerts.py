@@ -1,0 +1,186 @@
+"""Alerts: is a metric above, below, or moving by more than a percentage, and who to tell.
+
+An alert reads its metric over its date range (a preset) in its creator's time zone, through
+:func:`dashboards.queries.value_and_previous`, so it sees the value the Metrics screen shows
+that person. The condition holds when:
+
+* ``above``: the value is strictly greater than the threshold;
+* ``below``: the value is strictly less than the threshold;
+* ``change``: the change against the previous period (:func:`dashboards.comparison.compare`),
+  in %, is at least the threshold in either direction (``|percent| >= threshold``).
+
+A range without datapoints has no value, and a change from an empty or zero previous period
+has no percentage: in both cases the condition does not hold (nothing to alert about, and
+nothing divides by zero).
+
+Episodes
+--------
+``Alert.triggered`` is True while the condition holds. When it starts to hold, one
+:class:`~dashboards.models.AlertEvent` is recorded and the creator is told once, by email
+(HTML and text) and in the app (``syncs.models.Notification``); later evaluations while it
+keeps holding say nothing. When it stops holding the episode ends, and the next crossing is a
+new episode. The switch is a conditional UPDATE, so two syncs finishing at once cannot both
+start the same episode. An alert whose creator is gone tells the metric's owner.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from dashboards import comparison, queries, ranges
+from dashboards.models import Alert, AlertEvent
+from dashboards.templatetags.metric_format import metric_value
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What one evaluation saw."""
+
+    range: ranges.Range
+    value: float | int | None
+    comparison: comparison.Comparison
+    holds: bool
+
+
+def recipient(alert: Alert):
+    """Who is told: the alert's creator, or the metric's owner when the creator is gone."""
+    return alert.created_by or alert.metric.owner
+
+
+def zone_of(user) -> str:
+    """A user's time zone, the site's when the user or the profile is missing."""
+    profile = getattr(user, "profile", None) if user is not None else None
+    return getattr(profile, "time_zone", None) or settings.TIME_ZONE
+
+
+def holds(alert: Alert, value, compared: comparison.Comparison) -> bool:
+    if alert.condition == Alert.Condition.CHANGE:
+        return compared.percent is not None and abs(compared.percent) >= alert.threshold
+    if value is None:
+        return False
+    if alert.condition == Alert.Condition.ABOVE:
+        return value > alert.threshold
+    return value < alert.threshold
+
+
+def read(alert: Alert, now: datetime | None = None) -> Reading:
+    """The alert's value, its comparison and whether the condition holds, without side effects."""
+    now = now or datetime.now(UTC)
+    current = ranges.resolve(alert.date_range, zone_of(recipient(alert)), now)
+    if alert.condition == Alert.Condition.CHANGE:
+        value, previous = queries.value_and_previous(alert.metric, current)
+    else:  # one query per sync and alert is enough
+        value, previous = queries.aggregate(alert.metric, current), None
+    compared = comparison.compare(value, previous, alert.metric.favourable_trend)
+    return Reading(current, value, compared, holds(alert, value, compared))
+
+
+def threshold_text(alert: Alert) -> str:
+    if alert.condition == Alert.Condition.CHANGE:
+        return f"{alert.threshold:g}%"
+    return metric_value(alert.threshold, alert.metric.number_format)
+
+
+def describe(alert: Alert) -> str:
+    """The rule in words: "goes above 10,000 (Today)"."""
+    condition = alert.get_condition_display().split(" (")[0].lower()
+    return f"{condition} {threshold_text(alert)} ({alert.get_date_range_display()})"
+
+
+def message(alert: Alert, reading: Reading) -> str:
+    """The plain-words news: "Deals won (amount) went above 10,000: 12,500 today"."""
+    metric = alert.metric
+    fmt = metric.number_format
+    period = reading.range.label.lower()
+    value = metric_value(reading.value, fmt)
+    if alert.condition == Alert.Condition.CHANGE:
+        compared = reading.comparison
+        verb = "rose" if compared.direction == "up" else "fell"
+        return (
+            f"{metric.name} {verb} by {abs(compared.percent):.1f}% (more than {threshold_text(alert)}): "
+            f"{value} {period}, against {metric_value(compared.previous, fmt)} the period before"
+        )
+    verb = "went above" if alert.condition == Alert.Condition.ABOVE else "went below"
+    return f"{metric.name} {verb} {threshold_text(alert)}: {value} {period}"
+
+
+def alerts_url(alert: Alert) -> str:
+    return reverse("dashboards:alerts", args=[alert.metric.uuid])
+
+
+def notify(alert: Alert, event: AlertEvent) -> None:
+    """Tell the recipient in the app and by email; a broken mail server never breaks a sync."""
+    from syncs.models import Notification
+
+    user = recipient(alert)
+    if user is None:
+        return
+    url = alerts_url(alert)
+    Notification.objects.create(user=user, text=event.message, url=url)
+    if not user.email:
+        return
+    context = {
+        "alert": alert,
+        "event": event,
+        "metric": alert.metric,
+        "rule": describe(alert),
+        "url": getattr(settings, "SITE_URL", "").rstrip("/") + url,
+    }
+    mail = EmailMultiAlternatives(
+        subject=f"Alert: {event.message}"[:200],
+        body=render_to_string("email/alert.txt", context),
+        to=[user.email],
+    )
+    mail.attach_alternative(render_to_string("email/alert.html", context), "text/html")
+    try:
+        mail.send()
+    except Exception:
+        logger.exception("Could not email alert %s to %s", alert.pk, user.email)
+
+
+def evaluate(alert: Alert, now: datetime | None = None) -> AlertEvent | None:
+    """Evaluate one alert; the AlertEvent when an episode starts now, else None."""
+    now = now or timezone.now()
+    reading = read(alert, now)
+    alert.last_value = reading.value
+    alert.last_evaluated_at = now
+    Alert.objects.filter(pk=alert.pk).update(last_value=reading.value, last_evaluated_at=now)
+    if not reading.holds:
+        # The episode (if any) is over: the next crossing is news again.
+        Alert.objects.filter(pk=alert.pk, triggered=True).update(triggered=False)
+        alert.triggered = False
+        return None
+    with transaction.atomic():
+        # Whoever flips False -> True starts the episode; everyone else sees it already running.
+        started = Alert.objects.filter(pk=alert.pk, triggered=False).update(triggered=True)
+        alert.triggered = True
+        if not started:
+            return None
+        event = AlertEvent.objects.create(alert=alert, value=reading.value, message=message(alert, reading))
+    notify(alert, event)
+    return event
+
+
+def evaluate_for_metric(metric, now: datetime | None = None) -> list[AlertEvent]:
+    """Evaluate every alert on ``metric`` (after a sync); one broken alert does not stop the others."""
+    events = []
+    for alert in Alert.objects.filter(metric=metric).select_related("metric__owner__profile", "created_by__profile"):
+        try:
+            event = evaluate(alert, now)
+        except Exception:
+            logger.exception("Could not evaluate alert %s on %r", alert.pk, metric.name)
+            continue
+        if event is not None:
+            events.append(event)
+    return events

@@ -1,0 +1,71 @@
+"""A value compared with the previous period, coloured by the metric's favourable trend.
+
+Pure: numbers in, a :class:`Comparison` out.
+
+* ``change`` is ``current - previous``; ``percent`` is ``change / |previous| * 100``, so going
+  from -10 to -5 is +50 % (the value went up). When ``previous`` is 0 the percentage is
+  undefined: ``percent`` is None and ``percent_note`` says why (the absolute change is still
+  given). Nothing divides by zero.
+* ``direction`` is ``up``, ``down`` or ``flat`` (equal within floating-point noise), or None
+  when either side is empty (None: no datapoints in that period).
+* ``colour`` is ``green`` when the value moves in the favourable direction (``trend`` ``up``:
+  rising is good; ``down``: falling is good), ``red`` when it moves against it, ``grey`` when
+  flat or when either side is empty.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+TRENDS = ("up", "down")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    current: float | None
+    previous: float | None
+    change: float | None
+    percent: float | None
+    direction: str | None
+    colour: str
+    percent_note: str = ""
+
+    @property
+    def favourable(self) -> bool | None:
+        """True when green, False when red, None when grey."""
+        return {"green": True, "red": False}.get(self.colour)
+
+    def percent_text(self, digits: int = 1) -> str:
+        """``+12.5%``, ``-3.0%``, ``0.0%``, or an em dash when undefined."""
+        if self.percent is None:
+            return "\u2014"
+        return f"{self.percent:+.{digits}f}%" if self.percent else f"{0:.{digits}f}%"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _is_flat(current: float, previous: float) -> bool:
+    return math.isclose(current, previous, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def compare(current: float | None, previous: float | None, trend: str = "up") -> Comparison:
+    """Compare ``current`` with ``previous`` for a metric whose favourable trend is ``trend``."""
+    if trend not in TRENDS:
+        raise ValueError(f"Unknown trend {trend!r}: choose up or down.")
+    if current is None or previous is None:
+        note = "no data in the current period" if current is None else "no data in the previous period"
+        return Comparison(current, previous, None, None, None, "grey", note)
+    if _is_flat(current, previous):
+        if previous == 0:
+            return Comparison(current, previous, 0.0, None, "flat", "grey", "the previous value is 0")
+        return Comparison(current, previous, 0.0, 0.0, "flat", "grey")
+    change = current - previous
+    direction = "up" if change > 0 else "down"
+    if previous == 0:
+        percent, note = None, "the previous value is 0, so the change in % is undefined"
+    else:
+        percent, note = change / abs(previous) * 100, ""
+    colour = "green" if direction == trend else "red"
+    return Comparison(current, previous, change, percent, direction, colour, note)

@@ -1,0 +1,145 @@
+"""Where metrics are read: databoards and their tiles, goals, alerts and scorecards.
+
+Each of these puts its metrics in use (``syncs.uses``): creating one adds a use,
+deleting it removes the use, and a metric's last use stops its syncs
+(see ``dashboards.receivers``).
+"""
+
+import uuid
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from dashboards import ranges
+
+RANGE_CHOICES = [(key, label) for key, label in ranges.PRESETS.items() if key != "custom"]
+
+
+class Databoard(models.Model):
+    uuid = models.UUIDField(default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=120)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["uuid"], name="databoard_uuid_unique")]
+
+    def __str__(self):
+        return self.name
+
+
+class Tile(models.Model):
+    class Kind(models.TextChoices):
+        NUMBER = "number", "Number"
+        LINE = "line", "Line chart"
+        BAR = "bar", "Bar chart"
+
+    board = models.ForeignKey(Databoard, on_delete=models.CASCADE, related_name="tiles")
+    metric = models.ForeignKey("builder.Metric", on_delete=models.CASCADE, related_name="tiles")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.NUMBER)
+    date_range = models.CharField(max_length=20, choices=RANGE_CHOICES, default="last_30_days")
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["board", "position", "pk"]
+
+    def __str__(self):
+        return f"{self.metric} on {self.board}"
+
+    @property
+    def chart_id(self):
+        """The HTML id of the tile's chart data."""
+        return f"tile-chart-{self.pk}"
+
+
+class Goal(models.Model):
+    class Period(models.TextChoices):
+        MONTH = "month", "This month"
+        QUARTER = "quarter", "This quarter"
+        YEAR = "year", "This year"
+        CUSTOM = "custom", "Custom dates"
+
+    metric = models.ForeignKey("builder.Metric", on_delete=models.CASCADE, related_name="goals")
+    target = models.FloatField()
+    period = models.CharField(max_length=10, choices=Period.choices, default=Period.MONTH)
+    # Custom periods only; month, quarter and year follow the calendar.
+    start_date = models.DateField(null=True, blank=True)
+    end_date = models.DateField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["metric", "pk"]
+
+    def __str__(self):
+        return f"{self.metric}: {self.target:g} ({self.get_period_display()})"
+
+
+class Alert(models.Model):
+    class Condition(models.TextChoices):
+        ABOVE = "above", "Goes above"
+        BELOW = "below", "Goes below"
+        CHANGE = "change", "Changes by more than (%)"
+
+    metric = models.ForeignKey("builder.Metric", on_delete=models.CASCADE, related_name="alerts")
+    condition = models.CharField(max_length=10, choices=Condition.choices)
+    threshold = models.FloatField()
+    date_range = models.CharField(max_length=20, choices=RANGE_CHOICES, default="today")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    # True while the condition holds: one notification per episode, not per sync.
+    triggered = models.BooleanField(default=False)
+    last_value = models.FloatField(null=True, blank=True)
+    last_evaluated_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["metric", "pk"]
+
+    def __str__(self):
+        return f"{self.metric} {self.get_condition_display().lower()} {self.threshold:g}"
+
+
+class AlertEvent(models.Model):
+    """One episode's start: when the condition began to hold, and what was sent."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="events")
+    value = models.FloatField(null=True)
+    message = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self):
+        return self.message
+
+
+class Scorecard(models.Model):
+    class Frequency(models.TextChoices):
+        DAILY = "daily", "Daily"
+        WEEKLY = "weekly", "Weekly (Mondays)"
+        MONTHLY = "monthly", "Monthly (the 1st)"
+
+    MAX_METRICS = 15
+
+    uuid = models.UUIDField(default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=120)
+    frequency = models.CharField(max_length=10, choices=Frequency.choices, default=Frequency.WEEKLY)
+    metrics = models.ManyToManyField("builder.Metric", related_name="scorecards")
+    recipients = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="scorecards")
+    hour = models.PositiveSmallIntegerField(
+        default=8, validators=[MinValueValidator(0), MaxValueValidator(23)], help_text="Local hour of sending."
+    )
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["uuid"], name="scorecard_uuid_unique")]
+
+    def __str__(self):
+        return self.name

@@ -1,0 +1,326 @@
+"""A metric's values over a range, totalled or per chart bucket, computed in the database.
+
+Every screen, the ``metric_values`` command, goals, alerts and scorecards read values through
+this module, so they all agree:
+
+* :func:`aggregate`: one metric, in total or per bucket; one SQL statement per call
+  (``GROUP BY`` of the datapoints in the range, using the ``(metric, timestamp)`` index);
+  Python only puts the rows it gets back into buckets.
+* :func:`value_and_previous`: the pair a comparison needs (two calls of :func:`aggregate`).
+* :func:`totals` and :func:`series`: the same values for many metrics at once, in one or two
+  statements for the whole list (a screen of 50 metrics should use these, not 50 x 3 calls);
+  tests check they equal :func:`aggregate` metric by metric.
+
+Semantics
+---------
+* The range is half-open ``[start, end)`` (see :mod:`dashboards.ranges`).
+* Sum, Average, Min and Max of ``value``; Count is the number of datapoints.
+* **Latest value** is the value of the datapoint with the latest timestamp in the range (or
+  bucket). When several datapoints share that timestamp they are added up: a snapshot of
+  "open tickets by status" stores one row per status at the same instant, and the metric's
+  latest value is their total. With ``by_dimension=True`` each dimension has its own latest.
+  It is computed with a window function (``MAX(timestamp) OVER (PARTITION BY bucket)``), the
+  same SQL on SQLite and PostgreSQL, so both give the same answer; ties need no arbitrary
+  tie-break (which ``DISTINCT ON`` or ``ORDER BY ... LIMIT 1`` would need, and which would
+  differ between the two databases).
+* Buckets are local days, weeks (starting on the range's ``week_start``) or calendar months in
+  the zone ``tz`` (by default the range's zone). Each bucket is returned, in order, as a
+  :class:`Point` ``(start, value)`` where ``start`` is the bucket's local calendar start (the
+  first week or month may start before the range; its value only covers the part inside the
+  range). **An empty bucket has the value None** (Count included), so a chart shows a gap
+  rather than a made-up zero; a total over a range without datapoints is None likewise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime, tzinfo
+from typing import NamedTuple
+
+from django.db.models import Avg, Case, Count, DateField, F, Max, Min, OuterRef, Q, Subquery, Sum, Value, When, Window
+from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
+
+from dashboards import ranges
+
+AGGREGATIONS = ("sum", "average", "min", "max", "latest", "count")
+BY = ("total", *ranges.BUCKETS)
+
+_FUNCTIONS = {"sum": Sum, "average": Avg, "min": Min, "max": Max}
+
+
+class Point(NamedTuple):
+    """One chart bucket: its local calendar start (aware, in the zone) and its value (None when empty)."""
+
+    start: datetime
+    value: float | int | None
+
+
+def _datapoints():
+    # Imported here so that importing this module needs no app registry (the command's --help).
+    from syncs.models import Datapoint
+
+    return Datapoint.objects
+
+
+def _metric(metric):
+    if hasattr(metric, "pk") and hasattr(metric, "aggregation"):
+        return metric
+    from builder.models import Metric
+
+    return Metric.objects.get(pk=metric)
+
+
+def _bucket_expression(by: str, zone: tzinfo, current: ranges.Range, week_start: int):
+    if by == "day":
+        return TruncDay("timestamp", tzinfo=zone)
+    if by == "month":
+        return TruncMonth("timestamp", tzinfo=zone)
+    if week_start == 0:
+        return TruncWeek("timestamp", tzinfo=zone)  # ISO weeks start on Monday
+    # Databases truncate weeks to Monday only: other week starts compare against the week
+    # boundaries computed here in the zone (one comparison per week of the range).
+    whens = [When(timestamp__lt=b.end, then=Value(b.key)) for b in ranges.buckets(current, "week", week_start)]
+    return Case(*whens, default=Value(None), output_field=DateField())
+
+
+def _key(value) -> date:
+    """The local calendar date a database bucket value stands for."""
+    if isinstance(value, datetime):
+        # Trunc* returns the local midnight, aware in the zone; its date is the bucket's key.
+        return value.date()
+    if isinstance(value, str):  # SQLite may hand back a Case's DateField as text
+        return date.fromisoformat(value[:10])
+    return value
+
+
+def _aggregate_function(aggregation: str, **extra):
+    if aggregation == "count":
+        return Count("pk", **extra)
+    return _FUNCTIONS[aggregation]("value", **extra)
+
+
+def _value_expression(aggregation: str):
+    if aggregation == "latest":
+        return Sum("value")  # over the rows at the latest timestamp only, see _latest_rows
+    return _aggregate_function(aggregation)
+
+
+def _latest_rows(queryset, partition):
+    """The datapoints carrying the latest timestamp of their partition (bucket, dimension).
+
+    Grouped afterwards, Django puts the window's inputs in the GROUP BY (partition, timestamp),
+    so the grouped value is first summed per timestamp and then only the partition's latest
+    timestamp is kept: the sum of the values at the latest timestamp, as documented above.
+    """
+    latest = Window(Max("timestamp"), partition_by=partition or None)
+    return queryset.annotate(latest_at=latest).filter(timestamp=F("latest_at"))
+
+
+def _clean(value, aggregation):
+    if value is None:
+        return None
+    if aggregation == "count":
+        return int(value) or None
+    return float(value)
+
+
+def aggregate(
+    metric,
+    current: ranges.Range,
+    by: str = "total",
+    tz: str | tzinfo | None = None,
+    *,
+    aggregation: str | None = None,
+    dimension: str | None = None,
+    by_dimension: bool = False,
+    week_start: int | str | None = None,
+):
+    """A metric's value over ``current``, in total or per ``day``/``week``/``month`` bucket.
+
+    ``metric`` is a Metric (or its pk); ``aggregation`` defaults to the metric's own.
+    ``dimension`` restricts to one dimension ("" is the metric without dimensions);
+    ``by_dimension=True`` returns ``{dimension: result}`` for the dimensions with data.
+
+    Returns the value (``float``, ``int`` for Count, None when empty) for ``by="total"``,
+    else a list of :class:`Point` covering every bucket of the range in order.
+    """
+    if by not in BY:
+        raise ValueError(f"Unknown grouping {by!r}: choose one of {', '.join(BY)}.")
+    metric = _metric(metric)
+    aggregation = aggregation or metric.aggregation
+    if aggregation not in AGGREGATIONS:
+        raise ValueError(f"Unknown aggregation {aggregation!r}: choose one of {', '.join(AGGREGATIONS)}.")
+    zone = ranges.get_zone(tz) if tz is not None else current.tz
+    if zone is not current.tz:
+        current = replace(current, tz=zone)
+    week_start = current.week_start if week_start is None else ranges._week_start(week_start)
+
+    queryset = _datapoints().filter(metric_id=metric.pk, timestamp__gte=current.start, timestamp__lt=current.end)
+    if dimension is not None:
+        queryset = queryset.filter(dimension=dimension)
+    queryset = queryset.order_by()
+
+    group = ["dimension"] if by_dimension else []
+    if by != "total":
+        queryset = queryset.annotate(bucket=_bucket_expression(by, zone, current, week_start))
+        group = ["bucket", *group]
+    if aggregation == "latest":
+        queryset = _latest_rows(queryset, [F(name) for name in group])
+
+    value = _value_expression(aggregation)
+    if not group:
+        return _clean(queryset.aggregate(result=value)["result"], aggregation)
+    rows = queryset.values(*group).annotate(result=value).values_list(*group, "result")
+
+    if by == "total":
+        return {dim: _clean(result, aggregation) for dim, result in sorted(rows)}
+    keys = ranges.bucket_keys(current, by, week_start)
+    if not by_dimension:
+        found = {_key(key): result for key, result in rows}
+        return _fill(keys, found, zone, aggregation)
+    per_dimension: dict[str, dict] = {}
+    for key, dim, result in rows:
+        per_dimension.setdefault(dim, {})[_key(key)] = result
+    return {dim: _fill(keys, found, zone, aggregation) for dim, found in sorted(per_dimension.items())}
+
+
+def _fill(keys, found, zone, aggregation) -> list[Point]:
+    """Every bucket of the range in order, None where the database had no row."""
+    return [Point(ranges.local_midnight(key, zone), _clean(found.get(key), aggregation)) for key in keys]
+
+
+def value_and_previous(metric, current: ranges.Range, **options):
+    """``(value over current, value over the previous period)``: what a comparison needs."""
+    return aggregate(metric, current, **options), aggregate(metric, ranges.previous(current), **options)
+
+
+# ---------------------------------------------------------------- many metrics at once (screens)
+
+
+def _split(metrics):
+    metrics = list(metrics)
+    plain = [m for m in metrics if m.aggregation != "latest"]
+    latest = [m for m in metrics if m.aggregation == "latest"]
+    return metrics, plain, latest
+
+
+def _in(current: ranges.Range) -> Q:
+    return Q(timestamp__gte=current.start, timestamp__lt=current.end)
+
+
+def totals(metrics, current: ranges.Range, previous: ranges.Range | bool | None = True) -> dict:
+    """Each metric's total over ``current`` and over ``previous``, in at most two queries.
+
+    What a screen of many metrics needs: ``{metric.pk: (value, previous_value)}`` with
+    ``previous=True`` (the default: :func:`dashboards.ranges.previous`) or a Range, and
+    ``{metric.pk: value}`` with ``previous=None``. Each value is exactly what
+    :func:`aggregate` gives for that metric with its own aggregation: one grouped query with
+    an aggregate per period (``SUM(value) FILTER (WHERE ...)``), plus one query over the
+    metrics whose aggregation is Latest value (an index probe per metric and period).
+    """
+    metrics, plain, latest = _split(metrics)
+    if previous is True:
+        previous = ranges.previous(current)
+    periods = {"current": current, **({"previous": previous} if previous else {})}
+    found = {m.pk: {} for m in metrics}
+    span = Q(timestamp__gte=min(r.start for r in periods.values()), timestamp__lt=max(r.end for r in periods.values()))
+
+    if plain:
+        needed = {m.aggregation for m in plain}
+        annotations = {
+            f"{name}_{aggregation}": _aggregate_function(aggregation, filter=_in(period))
+            for name, period in periods.items()
+            for aggregation in needed
+        }
+        rows = (
+            _datapoints()
+            .filter(span, metric_id__in=[m.pk for m in plain])
+            .order_by()
+            .values("metric_id")
+            .annotate(**annotations)
+        )
+        aggregation_of = {m.pk: m.aggregation for m in plain}
+        for row in rows:
+            aggregation = aggregation_of[row["metric_id"]]
+            for name in periods:
+                found[row["metric_id"]][name] = row[f"{name}_{aggregation}"]
+
+    if latest:
+        # Per metric and period: the latest timestamp (one backward step on the (metric,
+        # timestamp) index), then the sum of the values at it. A window over every datapoint
+        # of the range would read them all.
+        from builder.models import Metric
+
+        annotations = {}
+        for name, period in periods.items():
+            newest = (
+                _datapoints()
+                .filter(_in(period), metric_id=OuterRef("pk"))
+                .order_by("-timestamp")
+                .values("timestamp")[:1]
+            )
+            annotations[f"{name}_at"] = Subquery(newest)
+        values = {}
+        for name in periods:
+            at_newest = (
+                _datapoints()
+                .filter(metric_id=OuterRef("pk"), timestamp=OuterRef(f"{name}_at"))
+                .order_by()
+                .values("metric_id")
+                .annotate(total=Sum("value"))
+                .values("total")
+            )
+            values[name] = Subquery(at_newest)
+        rows = (
+            Metric.objects.filter(pk__in=[m.pk for m in latest])
+            .order_by()
+            .annotate(**annotations)
+            .annotate(**values)
+            .values_list("pk", *periods)
+        )
+        for pk, *results in rows:
+            found[pk].update(zip(periods, results, strict=True))
+
+    result = {}
+    for metric in metrics:
+        values = [_clean(found[metric.pk].get(name), metric.aggregation) for name in periods]
+        result[metric.pk] = tuple(values) if previous else values[0]
+    return result
+
+
+def series(metrics, current: ranges.Range, by: str = "day", *, week_start: int | str | None = None) -> dict:
+    """Each metric's buckets over ``current``: ``{metric.pk: [Point, ...]}``, in at most two queries.
+
+    The same values as :func:`aggregate` per metric (the small charts of a screen).
+    """
+    if by not in ranges.BUCKETS:
+        raise ValueError(f"Unknown bucket {by!r}: choose one of {', '.join(ranges.BUCKETS)}.")
+    metrics, plain, latest = _split(metrics)
+    zone = current.tz
+    week_start = current.week_start if week_start is None else ranges._week_start(week_start)
+    bucket = _bucket_expression(by, zone, current, week_start)
+    found = {m.pk: {} for m in metrics}
+
+    def base(group):
+        return (
+            _datapoints().filter(_in(current), metric_id__in=[m.pk for m in group]).order_by().annotate(bucket=bucket)
+        )
+
+    if plain:
+        needed = {m.aggregation for m in plain}
+        annotations = {aggregation: _aggregate_function(aggregation) for aggregation in needed}
+        aggregation_of = {m.pk: m.aggregation for m in plain}
+        for row in base(plain).values("metric_id", "bucket").annotate(**annotations):
+            found[row["metric_id"]][_key(row["bucket"])] = row[aggregation_of[row["metric_id"]]]
+    if latest:
+        rows = (
+            _latest_rows(base(latest), [F("metric_id"), F("bucket")])
+            .values("metric_id", "bucket")
+            .annotate(result=Sum("value"))
+            .values_list("metric_id", "bucket", "result")
+        )
+        for pk, key, result in rows:
+            found[pk][_key(key)] = result
+
+    keys = ranges.bucket_keys(current, by, week_start)
+    return {m.pk: _fill(keys, found[m.pk], zone, m.aggregation) for m in metrics}

@@ -1,0 +1,32 @@
+from django.urls import path
+
+from dashboards.views import alerts, boards, goals, scorecards, screen
+
+app_name = "dashboards"
+
+urlpatterns = [
+    path("metrics/<uuid:uuid>/reading/", screen.metric_reading, name="reading"),
+    path("metrics/<uuid:uuid>/datapoints.csv", screen.metric_csv, name="csv"),
+    path("metrics/<uuid:uuid>/datapoints.json", screen.metric_json, name="json"),
+    # Databoards.
+    path("boards/", boards.board_list, name="boards"),
+    path("boards/new/", boards.board_create, name="board_create"),
+    path("boards/<uuid:uuid>/", boards.board_detail, name="board"),
+    path("boards/<uuid:uuid>/rename/", boards.board_rename, name="board_rename"),
+    path("boards/<uuid:uuid>/delete/", boards.board_delete, name="board_delete"),
+    path("boards/<uuid:uuid>/tiles/", boards.tile_add, name="tile_add"),
+    path("boards/<uuid:uuid>/tiles/<int:tile>/remove/", boards.tile_remove, name="tile_remove"),
+    path("boards/<uuid:uuid>/tiles/<int:tile>/move/", boards.tile_move, name="tile_move"),
+    # Goals.
+    path("metrics/<uuid:uuid>/goals/", goals.goal_list, name="goals"),
+    path("metrics/<uuid:uuid>/goals/<int:goal>/delete/", goals.goal_delete, name="goal_delete"),
+    # Alerts and scorecards: see dashboards.views.alerts and dashboards.views.scorecards.
+    path("metrics/<uuid:uuid>/alerts/", alerts.alert_list, name="alerts"),
+    path("metrics/<uuid:uuid>/alerts/<int:alert>/delete/", alerts.alert_delete, name="alert_delete"),
+    path("scorecards/", scorecards.scorecard_list, name="scorecards"),
+    path("scorecards/new/", scorecards.scorecard_create, name="scorecard_create"),
+    path("scorecards/<uuid:uuid>/", scorecards.scorecard_preview, name="scorecard_preview"),
+    path("scorecards/<uuid:uuid>/edit/", scorecards.scorecard_edit, name="scorecard_edit"),
+    path("scorecards/<uuid:uuid>/delete/", scorecards.scorecard_delete, name="scorecard_delete"),
+    path("scorecards/<uuid:uuid>/send/", scorecards.scorecard_send, name="scorecard_send"),
+]

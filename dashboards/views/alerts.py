@@ -1,0 +1,98 @@
+"""A metric's alerts: their status and history, create one, delete one.
+
+The panel is one page that htmx refreshes in place (``alerts.html#panel``); without JavaScript
+the same forms post and redirect back.
+"""
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404, redirect, render
+
+from accounts.roles import is_admin, member_required
+from builder.models import Metric
+from dashboards import alerts as alert_service
+from dashboards.models import Alert, AlertEvent
+
+HISTORY = 10  # events shown per alert
+
+
+class AlertForm(forms.ModelForm):
+    class Meta:
+        model = Alert
+        fields = ["condition", "threshold", "date_range"]
+        labels = {"condition": "When the value", "threshold": "Threshold", "date_range": "Over"}
+        help_texts = {
+            "threshold": "A value in the metric's unit; for “Changes by more than”, a percentage "
+            "against the previous period (either direction).",
+            "date_range": "In your time zone. Evaluated after each sync.",
+        }
+        widgets = {"threshold": forms.NumberInput(attrs={"step": "any"})}
+
+    def clean(self):
+        cleaned = super().clean()
+        threshold = cleaned.get("threshold")
+        if cleaned.get("condition") == Alert.Condition.CHANGE and threshold is not None and threshold <= 0:
+            self.add_error("threshold", "A change alert needs a percentage above 0, such as 20 for 20%.")
+        return cleaned
+
+
+def can_manage(user, alert) -> bool:
+    return alert.created_by_id == user.pk or is_admin(user)
+
+
+def _panel(request, metric, form=None, status=200):
+    events = AlertEvent.objects.order_by("-created_at", "-pk")
+    rows = []
+    for alert in metric.alerts.select_related("created_by").prefetch_related(Prefetch("events", queryset=events)):
+        history = list(alert.events.all())
+        rows.append(
+            {
+                "alert": alert,
+                "rule": alert_service.describe(alert),
+                "history": history[:HISTORY],
+                "more": max(len(history) - HISTORY, 0),
+                "can_manage": can_manage(request.user, alert),
+            }
+        )
+    context = {"metric": metric, "rows": rows, "form": form or AlertForm()}
+    template = "dashboards/alerts/alerts.html#panel" if request.htmx else "dashboards/alerts/alerts.html"
+    return render(request, template, context, status=status)
+
+
+@member_required
+def alert_list(request, uuid):
+    """The alerts on a metric; POST creates one (and evaluates it at once, so it has a status)."""
+    metric = get_object_or_404(Metric, uuid=uuid)
+    if request.method != "POST":
+        return _panel(request, metric)
+    form = AlertForm(request.POST)
+    if not form.is_valid():
+        return _panel(request, metric, form)
+    alert = form.save(commit=False)
+    alert.metric = metric
+    alert.created_by = request.user
+    alert.save()
+    alert_service.evaluate(alert)
+    messages.success(request, f"Alert added: {metric.name} {alert_service.describe(alert)}.")
+    if request.htmx:
+        return _panel(request, metric)
+    return redirect("dashboards:alerts", uuid=metric.uuid)
+
+
+@member_required
+def alert_delete(request, uuid, alert):
+    """GET asks for confirmation; POST deletes (and the metric's use goes with it)."""
+    metric = get_object_or_404(Metric, uuid=uuid)
+    alert = get_object_or_404(Alert, pk=alert, metric=metric)
+    if not can_manage(request.user, alert):
+        raise PermissionDenied("Only the person who set this alert, or an admin, can delete it.")
+    if request.method != "POST":
+        context = {"metric": metric, "alert": alert, "rule": alert_service.describe(alert)}
+        return render(request, "dashboards/alerts/delete.html", context)
+    alert.delete()
+    messages.success(request, "Alert deleted.")
+    if request.htmx:
+        return _panel(request, metric)
+    return redirect("dashboards:alerts", uuid=metric.uuid)

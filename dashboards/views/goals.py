@@ -1,0 +1,87 @@
+"""Goals on a metric: a target for a month, quarter, year or custom dates, with progress."""
+
+from django import forms
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+
+from accounts.roles import member_required
+from builder.models import Metric
+from dashboards import goals, queries
+from dashboards.models import Goal
+
+STATUS_LABELS = {
+    "upcoming": "Not started",
+    "no_data": "No data yet",
+    "achieved": "Achieved",
+    "on_track": "On track",
+    "off_track": "Off track",
+    "missed": "Missed",
+}
+
+
+class GoalForm(forms.ModelForm):
+    class Meta:
+        model = Goal
+        fields = ["target", "period", "start_date", "end_date"]
+        labels = {"start_date": "From (custom)", "end_date": "To (custom)"}
+        widgets = {
+            "start_date": forms.DateInput(attrs={"type": "date"}),
+            "end_date": forms.DateInput(attrs={"type": "date"}),
+        }
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("period") == Goal.Period.CUSTOM:
+            start, end = cleaned.get("start_date"), cleaned.get("end_date")
+            if not start or not end:
+                raise forms.ValidationError("A custom period needs a From date and a To date.")
+            if end < start:
+                raise forms.ValidationError("The To date is before the From date.")
+        else:
+            cleaned["start_date"] = cleaned["end_date"] = None
+        return cleaned
+
+
+def progress_of(goal, tz, now=None):
+    """The goal's period in `tz` and its progress now, through the same queries as the screens."""
+    period = goals.goal_period(goal.period, tz, start_date=goal.start_date, end_date=goal.end_date)
+    value = queries.aggregate(goal.metric, goals.so_far(period, now))
+    result = goals.evaluate(
+        goal.target,
+        value,
+        period,
+        goal.metric.favourable_trend,
+        now,
+        cumulative=goals.is_cumulative(goal.metric.aggregation),
+    )
+    return period, result
+
+
+@member_required
+def goal_list(request, uuid):
+    metric = get_object_or_404(Metric, uuid=uuid)
+    form = GoalForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        goal = form.save(commit=False)
+        goal.metric = metric
+        goal.created_by = request.user
+        goal.save()
+        messages.success(request, "Goal set. The metric keeps syncing while the goal exists.")
+        return redirect("dashboards:goals", uuid=metric.uuid)
+    tz = request.user.profile.time_zone
+    rows = []
+    for goal in metric.goals.all():
+        period, result = progress_of(goal, tz)
+        rows.append({"goal": goal, "period": period, "result": result, "status": STATUS_LABELS[result.status]})
+    return render(request, "dashboards/goals.html", {"metric": metric, "form": form, "rows": rows})
+
+
+@member_required
+def goal_delete(request, uuid, goal):
+    metric = get_object_or_404(Metric, uuid=uuid)
+    goal = get_object_or_404(Goal, pk=goal, metric=metric)
+    if request.method == "POST":
+        goal.delete()
+        messages.success(request, "Goal removed.")
+        return redirect("dashboards:goals", uuid=metric.uuid)
+    return render(request, "dashboards/goal_delete.html", {"metric": metric, "goal": goal})

@@ -1,0 +1,166 @@
+"""Scorecards: list, create, edit, delete, a browser preview of the email, and Send now.
+
+Every member sees every scorecard and its preview; its owner (or an admin) changes, deletes
+or sends it.
+"""
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from accounts.roles import ADMIN, ANALYST, is_admin, member_required
+from builder.models import Metric
+from dashboards import scorecards
+from dashboards.models import Scorecard
+
+
+def _members():
+    users = get_user_model().objects.filter(is_active=True)
+    return users.filter(Q(is_superuser=True) | Q(groups__name__in=[ADMIN, ANALYST])).distinct().order_by("username")
+
+
+class RecipientField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, user):
+        return f"{user.get_username()} <{user.email}>" if user.email else f"{user.get_username()} (no email address)"
+
+
+class ScorecardForm(forms.ModelForm):
+    hour = forms.TypedChoiceField(
+        label="Send at",
+        coerce=int,
+        choices=[(h, f"{h:02d}:00") for h in range(24)],
+        initial=8,
+        help_text="In the owner's time zone, which also decides where a day, week or month starts.",
+    )
+    metrics = forms.ModelMultipleChoiceField(
+        queryset=Metric.objects.order_by("name"),
+        widget=forms.CheckboxSelectMultiple,
+        help_text=f"Up to {Scorecard.MAX_METRICS}.",
+    )
+    recipients = RecipientField(queryset=_members(), widget=forms.CheckboxSelectMultiple)
+
+    class Meta:
+        model = Scorecard
+        fields = ["name", "frequency", "hour", "metrics", "recipients"]
+        help_texts = {"frequency": "A daily card reports on yesterday, weekly on last week, monthly on last month."}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["recipients"].queryset = _members()
+
+    def clean_metrics(self):
+        chosen = self.cleaned_data["metrics"]
+        if len(chosen) > Scorecard.MAX_METRICS:
+            raise forms.ValidationError(
+                f"A scorecard holds at most {Scorecard.MAX_METRICS} metrics; you chose {len(chosen)}. "
+                "Untick a few, or make a second scorecard."
+            )
+        return chosen
+
+
+def _card(uuid):
+    return get_object_or_404(Scorecard.objects.select_related("owner__profile"), uuid=uuid)
+
+
+def _managed_card(request, uuid):
+    card = _card(uuid)
+    if not (card.owner_id == request.user.pk or is_admin(request.user)):
+        raise PermissionDenied("Only the scorecard's owner, or an admin, can change or send it.")
+    return card
+
+
+@member_required
+def scorecard_list(request):
+    now = timezone.now()
+    cards = Scorecard.objects.select_related("owner__profile").annotate(
+        metric_count=Count("metrics", distinct=True), recipient_count=Count("recipients", distinct=True)
+    )
+    rows = [
+        {
+            "card": card,
+            "next_send": scorecards.next_send_time(card, now),
+            "zone": scorecards.zone_of(card),
+            "can_manage": card.owner_id == request.user.pk or is_admin(request.user),
+        }
+        for card in cards
+    ]
+    return render(request, "dashboards/scorecards/list.html", {"rows": rows, "max_metrics": Scorecard.MAX_METRICS})
+
+
+def _save(request, form, card=None):
+    created = card is None
+    card = form.save(commit=False)
+    if created:
+        card.owner = request.user
+    card.save()
+    form.save_m2m()  # metrics in or out of the card: their uses follow (dashboards.receivers)
+    verb = "created" if created else "saved"
+    messages.success(request, f"Scorecard “{card.name}” {verb}. Preview it below.")
+    return redirect("dashboards:scorecard_preview", uuid=card.uuid)
+
+
+@member_required
+def scorecard_create(request):
+    if request.method == "POST":
+        form = ScorecardForm(request.POST)
+        if form.is_valid():
+            return _save(request, form)
+    else:
+        form = ScorecardForm(initial={"recipients": [request.user.pk] if request.user.email else []})
+    return render(request, "dashboards/scorecards/form.html", {"form": form, "card": None})
+
+
+@member_required
+def scorecard_edit(request, uuid):
+    card = _managed_card(request, uuid)
+    if request.method == "POST":
+        form = ScorecardForm(request.POST, instance=card)
+        if form.is_valid():
+            return _save(request, form, card)
+    else:
+        form = ScorecardForm(instance=card)
+    return render(request, "dashboards/scorecards/form.html", {"form": form, "card": card})
+
+
+@member_required
+def scorecard_delete(request, uuid):
+    card = _managed_card(request, uuid)
+    if request.method != "POST":
+        return render(request, "dashboards/scorecards/delete.html", {"card": card})
+    name = card.name
+    card.delete()
+    messages.success(request, f"Scorecard “{name}” deleted.")
+    return redirect("dashboards:scorecards")
+
+
+@member_required
+def scorecard_preview(request, uuid):
+    """The email as its recipients would get it if it went now, rendered in the page."""
+    card = _card(uuid)
+    rendered = scorecards.render(card, timezone.now())
+    context = {
+        "card": card,
+        "rendered": rendered,
+        "zone": scorecards.zone_of(card),
+        "recipients": card.recipients.order_by("username"),
+        "next_send": scorecards.next_send_time(card),
+        "can_manage": card.owner_id == request.user.pk or is_admin(request.user),
+    }
+    return render(request, "dashboards/scorecards/preview.html", context)
+
+
+@require_POST
+@member_required
+def scorecard_send(request, uuid):
+    card = _managed_card(request, uuid)
+    sent = scorecards.send(card, timezone.now())
+    if sent:
+        messages.success(request, f"“{card.name}” sent to {sent} recipient{'s' if sent != 1 else ''}.")
+    else:
+        messages.warning(request, f"“{card.name}” went to nobody: add recipients with an email address.")
+    return redirect("dashboards:scorecard_preview", uuid=card.uuid)

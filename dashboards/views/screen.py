@@ -1,0 +1,89 @@
+"""Reading metrics: the Metrics screen and each metric's chart, table, CSV and JSON."""
+
+import csv
+
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, render
+
+from accounts.roles import member_required
+from builder.models import Metric
+from dashboards import queries, reading
+from dashboards.forms import range_form
+from syncs.models import Datapoint, Use
+
+
+def _zone(request):
+    return request.user.profile.time_zone
+
+
+def _range(request):
+    form = range_form(request)
+    return form, form.resolve(_zone(request))
+
+
+@member_required
+def metrics_screen(request):
+    form, current = _range(request)
+    on_screen = (
+        Metric.objects.filter(uses__kind=Use.Kind.SCREEN)
+        .select_related("connection", "sync")
+        .distinct()
+        .order_by("name")
+    )
+    summaries = [reading.summarise(metric, current) for metric in on_screen]
+    context = {"form": form, "range": current, "summaries": summaries, "has_metrics": Metric.objects.exists()}
+    if request.htmx:
+        return render(request, "dashboards/screen.html#tiles", context)
+    return render(request, "dashboards/screen.html", context)
+
+
+@member_required
+def metric_reading(request, uuid):
+    """The metric page's chart and table over a range; a fragment for htmx, a page otherwise."""
+    metric = get_object_or_404(Metric, uuid=uuid)
+    form, current = _range(request)
+    by = request.GET.get("by") if request.GET.get("by") in queries.BY[1:] else None
+    summary = reading.summarise(metric, current, by=by)
+    context = {"metric": metric, "form": form, "summary": summary, "range": current}
+    if request.htmx:
+        return render(request, "dashboards/reading.html#reading", context)
+    return render(request, "dashboards/reading.html", context)
+
+
+def _datapoints(metric, current):
+    return Datapoint.objects.filter(metric=metric, timestamp__gte=current.start, timestamp__lt=current.end).order_by(
+        "timestamp", "dimension"
+    )
+
+
+@member_required
+def metric_csv(request, uuid):
+    metric = get_object_or_404(Metric, uuid=uuid)
+    _, current = _range(request)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    filename = f"{metric.name}-{current.first_day}-{current.last_day}.csv".replace('"', "")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    writer = csv.writer(response)
+    writer.writerow(["timestamp_utc", f"timestamp_{current.zone_name}", "value", "dimension"])
+    for point in _datapoints(metric, current).iterator():
+        writer.writerow(
+            [
+                point.timestamp.isoformat(),
+                point.timestamp.astimezone(current.tz).isoformat(),
+                point.value,
+                point.dimension,
+            ]
+        )
+    return response
+
+
+@member_required
+def metric_json(request, uuid):
+    """The datapoints in a range, for scripts in a signed-in browser session."""
+    metric = get_object_or_404(Metric, uuid=uuid)
+    _, current = _range(request)
+    points = [
+        {"timestamp": p.timestamp.isoformat(), "value": p.value, "dimension": p.dimension}
+        for p in _datapoints(metric, current)
+    ]
+    return JsonResponse({"metric": metric.name, "range": current.as_dict(), "datapoints": points})

@@ -1,0 +1,58 @@
+"""Claim the metrics that are due and enqueue one sync task per metric, after commit.
+
+One beat entry runs ``dispatch`` each minute. A claim writes the batch token into
+``MetricSync.claimed_by`` with a conditional UPDATE (``claimed_by = ''``), so two dispatchers
+running at once never claim the same metric: on PostgreSQL the due rows are first locked with
+``SELECT ... FOR UPDATE SKIP LOCKED`` (a second dispatcher skips them instead of waiting), on
+SQLite the UPDATE itself is atomic under the database's single writer.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from syncs import services
+from syncs.models import MetricSync
+
+logger = logging.getLogger(__name__)
+
+
+def due(now):
+    return MetricSync.objects.filter(in_use=True, status=MetricSync.Status.ACTIVE, claimed_by="", next_sync_at__lte=now)
+
+
+def dispatch(now=None, limit: int | None = None) -> list[int]:
+    """Claim every due metric (at most ``limit``) and enqueue its sync after commit; the metric ids."""
+    now = now or timezone.now()
+    token = services.new_token("d-")
+    with transaction.atomic():
+        if connection.features.has_select_for_update_skip_locked:
+            locked = due(now).select_for_update(skip_locked=True).order_by("next_sync_at").values_list("pk", flat=True)
+            pks = list(locked[:limit] if limit else locked)
+            claimed = MetricSync.objects.filter(pk__in=pks, claimed_by="")
+        elif limit:
+            pks = list(due(now).order_by("next_sync_at").values_list("pk", flat=True)[:limit])
+            claimed = MetricSync.objects.filter(pk__in=pks, claimed_by="")
+        else:
+            claimed = due(now)
+        claimed.update(claimed_by=token, claimed_at=now, heartbeat_at=None)
+        metric_ids = list(MetricSync.objects.filter(claimed_by=token).values_list("metric_id", flat=True))
+        if metric_ids:
+            transaction.on_commit(lambda: enqueue(metric_ids, token, now))
+    if metric_ids:
+        logger.info("Dispatched %d due metrics", len(metric_ids))
+    return metric_ids
+
+
+def enqueue(metric_ids, token, planned_at):
+    """One task per metric, published over one broker connection."""
+    from config.celery import app
+    from syncs.tasks import sync_metric
+
+    planned = planned_at.isoformat()
+    with app.producer_or_acquire() as producer:
+        for metric_id in metric_ids:
+            sync_metric.apply_async((metric_id, token), {"kind": "scheduled", "planned_at": planned}, producer=producer)

@@ -1,0 +1,370 @@
+"""One sync of one window of one metric: render, fetch page after page, evaluate, stamp, store.
+
+    run = engine.run(metric, window, kind="scheduled", token=..., planned_at=...)
+
+``run`` always leaves a ``SyncRun``. It returns it when the data were stored, and raises
+``SyncFailed`` (with ``.run`` and ``.problem``) when they were not: nothing of the window is
+stored then, and the caller (``syncs.tasks``) decides between retrying and giving up.
+
+The request is rendered for the window in the metric's zone (its owner's profile time zone),
+written in the connection's data zone (Vtiger: UTC), exactly as the wizard's Send request does
+(``builder.preview.rendered_request``). Pages are walked by ``builder.pagination.Pager``
+through ``fetch`` below, which waits on the connection's shared budget before every request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from builder import dates, pagination, placeholders, transform
+from builder.preview import rendered_request
+from connections.client import Client
+from connections.errors import ConnectionProblem, NotJSON, RateLimited
+from syncs import ratelimit, storage
+from syncs.errors import DefinitionChanged, LeaseLost
+from syncs.models import MetricSync, SyncRun
+
+logger = logging.getLogger(__name__)
+
+# The fields that decide what a metric's data are; an edit of any re-syncs its history.
+DEFINITION_FIELDS = (
+    "connection_id",
+    "method",
+    "endpoint",
+    "params",
+    "headers",
+    "body",
+    "pagination",
+    "date_mode",
+    "date_field",
+    "date_format",
+    "date_timezone",
+    "expression",
+    "window_days",
+    "history_days",
+)
+EVALUATE_TIMEOUT_MS = 5000
+
+
+class SyncFailed(Exception):
+    """The sync stored nothing; ``run`` records why in words, ``problem`` is the cause."""
+
+    def __init__(self, run, problem, *, transient=False, auth=False):
+        super().__init__(run.error)
+        self.run = run
+        self.problem = problem
+        self.transient = transient
+        self.auth = auth
+
+
+class DefinitionProblem(Exception):
+    """Something in the metric's definition stops the sync (not the API's fault)."""
+
+    kind = "definition"
+
+    def __init__(self, message, kind="definition"):
+        super().__init__(message)
+        self.message = message
+        self.kind = kind
+
+
+# ---------------------------------------------------------------- the metric's zone and windows
+
+
+def metric_zone(metric) -> str:
+    """Where the metric's days begin: its owner's profile time zone, else the site's."""
+    owner = getattr(metric, "owner", None)
+    profile = getattr(owner, "profile", None) if owner is not None else None
+    return getattr(profile, "time_zone", "") or settings.TIME_ZONE
+
+
+def definition_hash(metric) -> str:
+    values = {name: getattr(metric, name) for name in DEFINITION_FIELDS}
+    text = json.dumps(values, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def rolling_window(metric, now: datetime | None = None) -> placeholders.Window:
+    return placeholders.sync_window(now or timezone.now(), metric.window_days, metric_zone(metric))
+
+
+def backfill_days(metric) -> int:
+    """Days per backfill window: the metric's own window length, at least one day."""
+    return max(1, int(metric.window_days))
+
+
+def backfill_plan(metric, now: datetime | None = None) -> tuple[date, int]:
+    """(anchor, number of windows): the history before the rolling window, in windows."""
+    window = rolling_window(metric, now)
+    anchor = window.start.astimezone(window.tz).date()
+    today = (now or timezone.now()).astimezone(window.tz).date()
+    earliest = today - timedelta(days=int(metric.history_days))
+    days = max(0, (anchor - earliest).days)
+    if metric.date_mode != "field":
+        return anchor, 0  # None and Dynamic values have no history to fetch
+    return anchor, math.ceil(days / backfill_days(metric))
+
+
+def backfill_window(metric, anchor: date, index: int, now: datetime | None = None) -> placeholders.Window:
+    """Backfill window ``index`` (0 = the newest), whole local days before ``anchor``."""
+    zone = placeholders.get_zone(metric_zone(metric))
+    size = backfill_days(metric)
+    last = anchor - timedelta(days=index * size + 1)
+    first = last - timedelta(days=size - 1)
+    today = (now or timezone.now()).astimezone(zone).date()
+    earliest = today - timedelta(days=int(metric.history_days))
+    first = max(first, earliest)
+    start = placeholders.start_of_day(first, zone)
+    next_midnight = placeholders.start_of_day(last + timedelta(days=1), zone).astimezone(UTC)
+    end = (next_midnight - placeholders.RESOLUTION).astimezone(zone)
+    return placeholders.Window(start=start, end=end, tz=zone)
+
+
+# ---------------------------------------------------------------- fetching
+
+
+@dataclass
+class Fetched:
+    data: Any = None
+    requests: int = 0
+    pages: int = 0
+    cap_hit: bool = False
+    size_bytes: int = 0
+    waited_s: float = 0.0
+    elapsed_ms: int = 0
+    statuses: list = field(default_factory=list)
+
+
+def fetch(
+    client: Client,
+    request_spec: dict,
+    window: placeholders.Window,
+    zone: str,
+    *,
+    limiter: ratelimit.ConnectionLimiter | None = None,
+    max_pages: int = pagination.MAX_PAGES,
+    on_page=None,
+    result: Fetched | None = None,
+    first_wait_s: float | None = None,
+) -> Fetched:
+    """Every page of the request for ``window``, merged; raises ConnectionProblem, PlaceholderError, PaginationError.
+
+    ``request_spec`` is a definition's ``request`` dict (method, endpoint, params, headers, body,
+    pagination). ``limiter`` is waited on before each request and told the flood-control headers
+    and 429s; with ``first_wait_s``, a first request that would wait longer for the budget raises
+    ``ratelimit.BudgetWait`` instead (later pages always wait: the pages fetched so far would be
+    lost). ``on_page(fetched)`` runs after each page (the sync's heartbeat). The wizard's
+    preview can call this too (with ``max_pages=PREVIEW_MAX_PAGES`` and no limiter); its byte
+    cap and truncated-body display are the only things it adds.
+    """
+    result = result or Fetched()
+    method = (request_spec.get("method") or "GET").upper()
+    endpoint, params, headers, body = rendered_request(request_spec, window, zone)
+    pager = pagination.Pager(request_spec.get("pagination"), endpoint, params, max_pages=max_pages)
+    page = pager.first()
+    while page is not None:
+        if limiter is not None:
+            deadline = time.monotonic() + first_wait_s if (first_wait_s is not None and not result.requests) else None
+            result.waited_s += limiter.acquire(deadline)
+        result.requests += 1
+        try:
+            response = client.request(method, page.endpoint, params=page.params, headers=headers, json_body=body)
+        except RateLimited as problem:
+            if limiter is not None:
+                limiter.block(problem)
+            raise
+        if limiter is not None:
+            limiter.observe(response)
+        result.elapsed_ms += response.elapsed_ms
+        result.size_bytes += response.size_bytes
+        page = pager.advance(response.data)
+        result.pages = pager.pages
+        if on_page is not None:
+            on_page(result)
+    result.cap_hit = pager.cap_hit
+    result.data = pager.merged()
+    return result
+
+
+def _request_spec(metric) -> dict:
+    return {
+        "method": metric.method,
+        "endpoint": metric.endpoint,
+        "params": metric.params or [],
+        "headers": metric.headers or [],
+        "body": metric.body,
+        "pagination": metric.pagination or {"type": "none"},
+    }
+
+
+# ---------------------------------------------------------------- evaluating and stamping
+
+
+def to_points(metric, data: Any, naive_tz: str) -> list[tuple[datetime | None, float, str]]:
+    """(timestamp or None, value, dimension) for each datapoint the expression gives."""
+    try:
+        result = transform.evaluate(metric.expression, data, timeout_ms=EVALUATE_TIMEOUT_MS, max_input_bytes=None)
+        items = transform.to_datapoints(result, metric.date_mode)
+    except transform.ExpressionError as exc:
+        raise DefinitionProblem(f"The metric's expression failed: {exc}", "expression") from exc
+    except transform.ShapeError as exc:
+        raise DefinitionProblem(str(exc), "shape") from exc
+    points = []
+    for index, item in enumerate(items):
+        stamp = None
+        if metric.date_mode == "field":
+            try:
+                stamp = dates.parse(item.date, metric.date_format or dates.ISO, metric.date_timezone or naive_tz)
+            except dates.DateParseError as exc:
+                raise DefinitionProblem(f"Item {index}: {exc}", "date") from exc
+        points.append((stamp, item.value, (item.dimension or "")[:200]))
+    return points
+
+
+# ---------------------------------------------------------------- one sync
+
+
+class Heartbeat:
+    """After each page: the run's progress, and a sign of life on the lease (LeaseLost if it is not ours)."""
+
+    def __init__(self, metric_id, token, run_id=None):
+        self.metric_id, self.token, self.run_id = metric_id, token, run_id
+
+    def __call__(self, fetched):
+        if self.run_id is not None:
+            SyncRun.objects.filter(pk=self.run_id).update(requests=fetched.requests, pages=fetched.pages)
+        if not self.token:
+            return
+        beat = MetricSync.objects.filter(metric_id=self.metric_id, claimed_by=self.token)
+        if not beat.update(heartbeat_at=timezone.now()):
+            raise LeaseLost("Another worker took this metric over.")
+
+
+def classify(problem) -> tuple[bool, bool]:
+    """(transient, auth) for a problem."""
+    if isinstance(problem, ConnectionProblem):
+        # A body cut in half is the network's fault as often as the server's: try again.
+        transient = bool(problem.transient) or isinstance(problem, NotJSON)
+        return transient, problem.kind == "auth_rejected"
+    return False, False
+
+
+def _words(problem) -> str:
+    message = getattr(problem, "message", None) or str(problem)
+    return str(message)
+
+
+def run(
+    metric,
+    window: placeholders.Window,
+    *,
+    kind: str = SyncRun.Kind.SCHEDULED,
+    token: str = "",
+    planned_at: datetime | None = None,
+    attempt: int = 1,
+    backfill_index: int | None = None,
+    first_wait_s: float | None = None,
+) -> SyncRun:
+    """Sync ``window`` of ``metric`` and store it; see the module docstring."""
+    planned_at = planned_at or timezone.now()
+    started = timezone.now()
+    sync_run = SyncRun.objects.create(
+        metric=metric,
+        kind=kind,
+        token=token,
+        attempt=attempt,
+        started_at=started,
+        window_start=window.start if metric.date_mode == "field" else None,
+        window_end=window.end if metric.date_mode == "field" else None,
+    )
+    fetched = Fetched()
+    expected_hash = definition_hash(metric)
+    connection = metric.connection
+    try:
+        if connection is None:
+            raise DefinitionProblem(
+                "The metric has no connection (it was deleted): choose one in the metric's definition."
+            )
+        limiter = ratelimit.for_connection(connection)
+        heartbeat = Heartbeat(metric.pk, token, sync_run.pk)
+        with Client(connection) as client:
+            fetch(
+                client,
+                _request_spec(metric),
+                window,
+                connection.data_timezone,
+                limiter=limiter,
+                on_page=heartbeat,
+                result=fetched,
+                first_wait_s=first_wait_s,
+            )
+        points = to_points(metric, fetched.data, connection.data_timezone)
+        written, outside = storage.store(
+            metric,
+            points,
+            window=window,
+            stamp=planned_at,
+            token=token,
+            expected_hash=expected_hash,
+            run=sync_run,
+            fetched=fetched,
+            backfill_index=backfill_index,
+        )
+    except ratelimit.BudgetWait:
+        sync_run.delete()  # nothing was sent: the sync waits for the budget, it did not fail
+        raise
+    except (LeaseLost, DefinitionChanged) as exc:
+        _finish_failed(sync_run, fetched, exc, "lease" if isinstance(exc, LeaseLost) else "definition_changed")
+        raise SyncFailed(sync_run, exc) from exc
+    except (ConnectionProblem, DefinitionProblem, placeholders.PlaceholderError, pagination.PaginationError) as exc:
+        transient, auth = classify(exc)
+        kind_name = getattr(exc, "kind", None) or type(exc).__name__.lower()
+        _finish_failed(sync_run, fetched, exc, kind_name)
+        raise SyncFailed(sync_run, exc, transient=transient, auth=auth) from exc
+    except Exception as exc:
+        logger.exception("Sync of metric %s failed unexpectedly", metric.pk)
+        _finish_failed(sync_run, fetched, exc, "internal", "The sync failed because of an error in Metric Builder: ")
+        raise SyncFailed(sync_run, exc) from exc
+    logger.info(
+        "Synced %r (%s): %d requests, %d pages, %d datapoints%s",
+        metric.name,
+        kind,
+        fetched.requests,
+        fetched.pages,
+        written,
+        ", page cap hit" if fetched.cap_hit else "",
+    )
+    if outside:
+        logger.info("%d datapoints of %r fell outside the window and were not stored", outside, metric.name)
+    return sync_run
+
+
+def _finish_failed(sync_run, fetched, exc, kind_name, prefix=""):
+    sync_run.status = SyncRun.Status.FAILED
+    sync_run.finished_at = timezone.now()
+    sync_run.requests, sync_run.pages = fetched.requests, fetched.pages
+    sync_run.datapoints_written = 0
+    if isinstance(exc, LeaseLost):
+        text = "Another worker took this metric over while this sync ran; nothing was stored by this one."
+    elif isinstance(exc, DefinitionChanged):
+        text = (
+            "The metric's definition was edited during this sync; its data were not stored "
+            "(the new definition syncs next)."
+        )
+    else:
+        text = prefix + _words(exc)
+    sync_run.error = text[:2000]
+    sync_run.error_kind = str(kind_name)[:32]
+    sync_run.save(
+        update_fields=["status", "finished_at", "requests", "pages", "datapoints_written", "error", "error_kind"]
+    )

@@ -1,0 +1,48 @@
+"""What the syncs app does when the apps to its left say something happened."""
+
+from django.db import transaction
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+from django.utils import timezone
+
+from builder.models import Metric
+from connections.signals import connection_deleting, connection_tested
+from syncs import engine, services, uses
+from syncs.models import Datapoint, MetricSync
+
+
+@receiver(connection_deleting, dispatch_uid="syncs.pause_on_connection_delete")
+def pause_on_connection_delete(sender, connection, **kwargs):
+    services.pause_connection_metrics(
+        connection,
+        f"its connection “{connection.name}” was deleted. Choose another connection in the metric's definition.",
+    )
+
+
+@receiver(connection_tested, dispatch_uid="syncs.resume_on_connection_ok")
+def resume_on_connection_ok(sender, connection, outcome, **kwargs):
+    if getattr(outcome, "ok", False):
+        services.resume_connection_metrics(connection)
+
+
+@receiver(post_save, sender=Metric, dispatch_uid="syncs.resync_on_definition_change")
+def resync_on_definition_change(sender, instance, created, raw=False, **kwargs):
+    """An edited definition makes the stored data stale: drop them and sync the history again."""
+    if created or raw:
+        return
+    new_hash = engine.definition_hash(instance)
+    with transaction.atomic():
+        state = MetricSync.objects.select_for_update().filter(metric=instance).first()
+        if state is None or not state.definition_hash or state.definition_hash == new_hash:
+            return
+        Datapoint.objects.filter(metric=instance).delete()
+        state.definition_hash = new_hash
+        state.consecutive_failures = 0
+        state.last_synced_at = None
+        update = ["definition_hash", "consecutive_failures", "last_synced_at", "updated_at"]
+        if state.in_use:
+            state.next_sync_at = timezone.now()
+            update.append("next_sync_at")
+        state.save(update_fields=update)
+        if state.in_use:
+            uses.start_backfill(instance, state)

@@ -1,0 +1,226 @@
+"""The metric's sync state: the lease, pausing and resuming, notifications, definition changes.
+
+The lease (``MetricSync.claimed_by``) makes sure a metric is never synced by two workers at
+once. ``claimed_by`` holds the token of the claim: the dispatcher's batch token, or a fresh one
+for Sync now, a backfill step or the command line. A holder may be:
+
+* **queued**: claimed, no worker started yet (``heartbeat_at`` null); given up after
+  SYNC_CLAIM_TTL_SECONDS (a message that never arrived);
+* **running**: ``heartbeat_at`` refreshed after every page; dead when older than
+  SYNC_STALE_SECONDS (the worker was killed).
+
+A task may take the lease when it is free, when it holds the token and nobody runs under it
+(the message was delivered again after its worker died), or when the holder is dead.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from syncs import conf
+from syncs.models import MetricSync, Notification, SyncRun
+from syncs.signals import metric_paused
+
+logger = logging.getLogger(__name__)
+
+Status = MetricSync.Status
+PausedBy = MetricSync.PausedBy
+
+
+def new_token(prefix=""):
+    return f"{prefix}{uuid.uuid4().hex}"[:64]
+
+
+def state_for(metric) -> MetricSync:
+    state, _ = MetricSync.objects.get_or_create(metric=metric)
+    return state
+
+
+def _dead(now):
+    stale = now - timedelta(seconds=conf.stale_seconds())
+    never_started = now - timedelta(seconds=conf.claim_ttl_seconds())
+    return Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True, claimed_at__lt=never_started)
+
+
+def acquire(metric_id, token) -> bool:
+    """Take the metric's lease for ``token`` (see the module docstring); True when taken."""
+    now = timezone.now()
+    free = Q(claimed_by="")
+    redelivered = Q(claimed_by=token) & (Q(heartbeat_at__isnull=True) | _dead(now))
+    taken = MetricSync.objects.filter(metric_id=metric_id).filter(free | redelivered | _dead(now))
+    return bool(taken.update(claimed_by=token, claimed_at=now, heartbeat_at=now))
+
+
+def hold_for_retry(metric_id, token):
+    """Keep the lease while a retry waits its countdown: queued again, no longer running."""
+    MetricSync.objects.filter(metric_id=metric_id, claimed_by=token).update(
+        claimed_at=timezone.now(), heartbeat_at=None
+    )
+
+
+def release(metric_id, token, next_sync_at=None):
+    changes = {"claimed_by": "", "claimed_at": None, "heartbeat_at": None}
+    if next_sync_at is not None:
+        changes["next_sync_at"] = next_sync_at
+    return MetricSync.objects.filter(metric_id=metric_id, claimed_by=token).update(**changes)
+
+
+def holder_alive(state, now=None) -> bool:
+    if not state.claimed_by:
+        return False
+    now = now or timezone.now()
+    if state.heartbeat_at is not None:
+        return state.heartbeat_at >= now - timedelta(seconds=conf.stale_seconds())
+    return state.claimed_at is not None and state.claimed_at >= now - timedelta(seconds=conf.claim_ttl_seconds())
+
+
+def interval(metric) -> timedelta:
+    return timedelta(minutes=max(int(metric.interval_minutes or 60), conf.min_interval_minutes()))
+
+
+# ---------------------------------------------------------------- pausing and telling people
+
+
+def notify(user, text, url=""):
+    """An in-app notification and an email to ``user``."""
+    if user is None:
+        return None
+    note = Notification.objects.create(user=user, text=text, url=url)
+    if user.email:
+        try:
+            send_mail("Metric Builder: " + text[:80], text, None, [user.email], fail_silently=False)
+        except Exception:  # a broken mail server must not break syncs
+            logger.exception("Could not email %s", user.email)
+    return note
+
+
+def pause(metric, reason, paused_by=PausedBy.USER, tell_owner=False):
+    updated = (
+        MetricSync.objects.filter(metric=metric)
+        .exclude(status=Status.PAUSED)
+        .update(status=Status.PAUSED, paused_reason=reason, paused_by=paused_by, updated_at=timezone.now())
+    )
+    if updated:
+        logger.info("Paused syncs of %r: %s", metric.name, reason)
+        if tell_owner:
+            notify(metric.owner, f"Syncs of the metric “{metric.name}” are paused: {reason}", _metric_url(metric))
+        transaction.on_commit(lambda: metric_paused.send(sender=MetricSync, metric=metric, reason=reason))
+    return bool(updated)
+
+
+def resume(metric):
+    """Active again, due now, failures forgotten."""
+    now = timezone.now()
+    return MetricSync.objects.filter(metric=metric).update(
+        status=Status.ACTIVE,
+        paused_reason="",
+        paused_by="",
+        consecutive_failures=0,
+        next_sync_at=now,
+        updated_at=now,
+    )
+
+
+def pause_connection_metrics(connection, reason):
+    from builder.models import Metric
+
+    count = 0
+    for metric in Metric.objects.filter(connection=connection).select_related("owner"):
+        MetricSync.objects.get_or_create(metric=metric)
+        count += pause(metric, reason, PausedBy.CONNECTION, tell_owner=True)
+    return count
+
+
+def resume_connection_metrics(connection):
+    from builder.models import Metric
+
+    ids = Metric.objects.filter(connection=connection).values_list("pk", flat=True)
+    now = timezone.now()
+    return MetricSync.objects.filter(metric_id__in=ids, status=Status.PAUSED, paused_by=PausedBy.CONNECTION).update(
+        status=Status.ACTIVE, paused_reason="", paused_by="", consecutive_failures=0, next_sync_at=now, updated_at=now
+    )
+
+
+def record_failure(metric, run) -> bool:
+    """A sync failed for good (retries spent, or a permanent problem); True when the metric paused."""
+    state = MetricSync.objects.get(metric=metric)
+    state.consecutive_failures += 1
+    state.last_error = run.error
+    state.save(update_fields=["consecutive_failures", "last_error", "updated_at"])
+    limit = conf.max_failures()
+    if state.consecutive_failures >= limit:
+        reason = f"its last {state.consecutive_failures} syncs failed. The last error: {run.error}"
+        return pause(metric, reason, PausedBy.FAILURES, tell_owner=True)
+    return False
+
+
+def _metric_url(metric):
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        return reverse("syncs:panel", args=[metric.uuid])
+    except NoReverseMatch:
+        return ""
+
+
+# ---------------------------------------------------------------- the reaper
+
+
+STUCK_MESSAGE = (
+    "The worker running this sync stopped before it finished (it was killed or restarted); "
+    "nothing of this sync was stored, and the metric is synced again."
+)
+
+
+def reap(now=None) -> dict:
+    """Close runs stuck in "running" whose worker is gone, and free dead leases so the metric syncs again."""
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=conf.stale_seconds())
+    closed = 0
+    for run in SyncRun.objects.filter(status=SyncRun.Status.RUNNING, started_at__lt=stale).select_related("metric"):
+        state = MetricSync.objects.filter(metric_id=run.metric_id).first()
+        if state is not None and state.claimed_by == run.token and holder_alive(state, now):
+            continue
+        closed += SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING).update(
+            status=SyncRun.Status.FAILED, finished_at=now, error=STUCK_MESSAGE, error_kind="worker_lost"
+        )
+    freed = (
+        MetricSync.objects.exclude(claimed_by="")
+        .filter(_dead(now))
+        .update(claimed_by="", claimed_at=None, heartbeat_at=None, next_sync_at=now)
+    )
+    restarted = _restart_stalled_backfills(now)
+    if closed or freed or restarted:
+        logger.warning(
+            "Reaper: %d stuck runs closed, %d dead leases freed, %d backfills restarted", closed, freed, restarted
+        )
+    return {"runs_closed": closed, "leases_freed": freed, "backfills_restarted": restarted}
+
+
+def _restart_stalled_backfills(now):
+    """A backfill whose next step was lost (a broker restart) gets a new one."""
+    from syncs.tasks import backfill_metric
+
+    quiet_since = now - timedelta(seconds=2 * conf.stale_seconds())
+    stalled = []
+    candidates = MetricSync.objects.filter(
+        in_use=True, status=Status.ACTIVE, claimed_by="", updated_at__lt=quiet_since
+    ).exclude(backfill_total_windows=0)
+    for state in candidates:
+        if not state.backfill_running:
+            continue
+        recent = SyncRun.objects.filter(
+            metric_id=state.metric_id, kind=SyncRun.Kind.BACKFILL, started_at__gte=quiet_since
+        )
+        if not recent.exists():
+            stalled.append(state.metric_id)
+    for metric_id in stalled:
+        transaction.on_commit(lambda pk=metric_id: backfill_metric.delay(pk))
+    return len(stalled)

@@ -1,0 +1,37 @@
+"""Thin Celery tasks: each takes primary keys, reloads, and calls a service."""
+
+from celery import shared_task
+
+from syncs import dispatcher, runner, services
+from syncs.models import SyncRun
+
+
+@shared_task(name="syncs.sync_metric", bind=True, ignore_result=True, max_retries=None)
+def sync_metric(self, metric_id, token, kind=SyncRun.Kind.SCHEDULED, planned_at=None, attempt=1):
+    outcome = runner.execute(metric_id, token, kind=kind, planned_at=planned_at, attempt=attempt)
+    if outcome.retry_in is not None:
+        next_attempt = attempt + 1 if outcome.status == "retry" else attempt
+        kwargs = {"kind": kind, "planned_at": planned_at, "attempt": next_attempt}
+        raise self.retry(args=(metric_id, token), kwargs=kwargs, countdown=outcome.retry_in)
+    return outcome.status
+
+
+@shared_task(name="syncs.backfill_metric", bind=True, ignore_result=True, max_retries=None)
+def backfill_metric(self, metric_id, token=None, attempt=1):
+    """One backfill window; the next step is queued when it is stored."""
+    token = token or services.new_token("bf-")
+    outcome = runner.execute(metric_id, token, kind=SyncRun.Kind.BACKFILL, attempt=attempt)
+    if outcome.retry_in is not None:
+        next_attempt = attempt + 1 if outcome.status == "retry" else attempt
+        raise self.retry(args=(metric_id, token), kwargs={"attempt": next_attempt}, countdown=outcome.retry_in)
+    return outcome.status
+
+
+@shared_task(name="syncs.dispatch", ignore_result=True)
+def dispatch():
+    return len(dispatcher.dispatch())
+
+
+@shared_task(name="syncs.reap", ignore_result=True)
+def reap():
+    return services.reap()

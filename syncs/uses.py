@@ -1,0 +1,75 @@
+"""Where a metric is used; a metric syncs only while it is used somewhere.
+
+    add_use(metric, "screen")                 # the Metrics screen (ref "")
+    add_use(metric, "databoard", board.pk)    # a databoard tile, a goal, an alert, a scorecard
+    remove_use(metric, "databoard", board.pk)
+    in_use(metric)
+
+The first use activates the metric: it is due at once, and a backfill walks its history back
+to ``history_days`` in windows (field-from-response metrics only: None and Dynamic values have
+no history to fetch). Removing the last use stops its syncs and its backfill; its data stay.
+Both are idempotent and safe to call inside the caller's transaction (tasks go out on commit).
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from syncs import engine
+from syncs.models import MetricSync, Use
+
+
+def add_use(metric, kind, ref="") -> Use:
+    kind = Use.Kind(kind)
+    with transaction.atomic():
+        use, _ = Use.objects.get_or_create(metric=metric, kind=kind, ref=str(ref or ""))
+        state, _ = MetricSync.objects.select_for_update().get_or_create(metric=metric)
+        if not state.in_use:
+            activate(metric, state)
+    return use
+
+
+def remove_use(metric, kind, ref="") -> bool:
+    """Remove one use; True when it was the last one and syncs stopped."""
+    with transaction.atomic():
+        Use.objects.filter(metric=metric, kind=Use.Kind(kind), ref=str(ref or "")).delete()
+        if Use.objects.filter(metric=metric).exists():
+            return False
+        state = MetricSync.objects.select_for_update().filter(metric=metric).first()
+        if state is None or not state.in_use:
+            return False
+        state.in_use = False
+        state.next_sync_at = None
+        state.backfill_total_windows = state.backfill_done_windows  # the backfill stops where it is
+        state.save(update_fields=["in_use", "next_sync_at", "backfill_total_windows", "updated_at"])
+        return True
+
+
+def in_use(metric) -> bool:
+    return MetricSync.objects.filter(metric=metric, in_use=True).exists()
+
+
+def activate(metric, state: MetricSync):
+    """In use from now: due at once, history backfilled."""
+    now = timezone.now()
+    state.in_use = True
+    state.next_sync_at = now
+    if not state.definition_hash:
+        state.definition_hash = engine.definition_hash(metric)
+    state.save(update_fields=["in_use", "next_sync_at", "definition_hash", "updated_at"])
+    start_backfill(metric, state, now)
+
+
+def start_backfill(metric, state: MetricSync, now=None):
+    """Plan the backfill windows and queue its first step after commit."""
+    anchor, total = engine.backfill_plan(metric, now)
+    state.backfill_anchor = anchor
+    state.backfill_done_windows = 0
+    state.backfill_total_windows = total
+    state.save(update_fields=["backfill_anchor", "backfill_done_windows", "backfill_total_windows", "updated_at"])
+    if total:
+        from syncs.tasks import backfill_metric
+
+        pk = metric.pk
+        transaction.on_commit(lambda: backfill_metric.delay(pk))

@@ -1,0 +1,140 @@
+"""The metric's sync panel (status, in use, Sync now, backfill progress, run records) and notifications.
+
+The metric page includes the panel with ``hx-get`` (and a plain link to the full page). A
+plain POST redirects back to the panel; an htmx POST re-renders the fragment. Progress
+fragments poll while work runs and stop polling with HTTP 286.
+"""
+
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.roles import member_required
+from builder.models import Metric
+from syncs import runner, services, uses
+from syncs.models import Notification, SyncRun, Use
+
+RUNS_SHOWN = 20
+STOP_POLLING = 286  # htmx stops polling on this status
+
+
+def _metric_or_404(uuid):
+    return get_object_or_404(Metric.objects.select_related("connection", "owner"), uuid=uuid)
+
+
+def _panel_context(metric, token=""):
+    state = services.state_for(metric)
+    runs = list(SyncRun.objects.filter(metric=metric).order_by("-started_at", "-pk")[:RUNS_SHOWN])
+    return {
+        "metric": metric,
+        "state": state,
+        "runs": runs,
+        "on_screen": Use.objects.filter(metric=metric, kind=Use.Kind.SCREEN, ref="").exists(),
+        "uses": list(Use.objects.filter(metric=metric).order_by("kind", "ref")),
+        "token": token,
+        "progress_run": _run_for_token(metric, token) if token else None,
+    }
+
+
+def _run_for_token(metric, token):
+    return SyncRun.objects.filter(metric=metric, token=token).order_by("-attempt", "-pk").first()
+
+
+def _panel(request, metric, token="", status=200):
+    context = _panel_context(metric, token)
+    template = "syncs/panel.html#panel" if request.htmx else "syncs/panel.html"
+    return render(request, template, context, status=status)
+
+
+@require_GET
+@member_required
+def panel(request, uuid):
+    return _panel(request, _metric_or_404(uuid), request.GET.get("token", ""))
+
+
+@require_POST
+@member_required
+def screen_use(request, uuid):
+    """Add to the Metrics screen, or remove from it (``action=remove``)."""
+    metric = _metric_or_404(uuid)
+    if request.POST.get("action") == "remove":
+        uses.remove_use(metric, Use.Kind.SCREEN)
+    else:
+        uses.add_use(metric, Use.Kind.SCREEN)
+    if request.htmx:
+        return _panel(request, metric)
+    return redirect("syncs:panel", uuid=metric.uuid)
+
+
+@require_POST
+@member_required
+def sync_now(request, uuid):
+    metric = _metric_or_404(uuid)
+    token = runner.sync_now(metric)
+    if request.htmx:
+        return _panel(request, metric, token)
+    return redirect(f"{_panel_url(metric)}?token={token}")
+
+
+@require_POST
+@member_required
+def resume(request, uuid):
+    metric = _metric_or_404(uuid)
+    services.resume(metric)
+    if request.htmx:
+        return _panel(request, metric)
+    return redirect("syncs:panel", uuid=metric.uuid)
+
+
+@require_POST
+@member_required
+def pause(request, uuid):
+    metric = _metric_or_404(uuid)
+    services.state_for(metric)
+    services.pause(metric, f"{request.user.get_username()} paused it.", services.PausedBy.USER)
+    if request.htmx:
+        return _panel(request, metric)
+    return redirect("syncs:panel", uuid=metric.uuid)
+
+
+@require_GET
+@member_required
+def progress(request, uuid, token):
+    """The Sync now progress: polls until the run under ``token`` finished, then stops with 286."""
+    metric = _metric_or_404(uuid)
+    run = _run_for_token(metric, token)
+    done = run is not None and run.status != SyncRun.Status.RUNNING and "Trying again" not in run.error
+    context = {"metric": metric, "run": run, "token": token, "done": done}
+    return render(request, "syncs/panel.html#progress", context, status=STOP_POLLING if done else 200)
+
+
+@require_GET
+@member_required
+def backfill(request, uuid):
+    """The backfill progress bar: polls while the backfill runs, then stops with 286."""
+    metric = _metric_or_404(uuid)
+    state = services.state_for(metric)
+    status = 200 if (state.in_use and state.backfill_running and not state.is_paused) else STOP_POLLING
+    return render(request, "syncs/panel.html#backfill", {"metric": metric, "state": state}, status=status)
+
+
+@require_GET
+@member_required
+def notifications(request):
+    items = list(Notification.objects.filter(user=request.user)[:100])
+    return render(request, "syncs/notifications.html", {"notifications": items})
+
+
+@require_POST
+@member_required
+def notifications_read(request):
+    Notification.objects.filter(user=request.user, read=False).update(read=True)
+    if request.htmx:
+        return HttpResponse(status=204)
+    return redirect("syncs:notifications")
+
+
+def _panel_url(metric):
+    from django.urls import reverse
+
+    return reverse("syncs:panel", args=[metric.uuid])

@@ -1,0 +1,207 @@
+"""Fixtures for the syncs tests: metrics on the sandbox, and worker processes with their own settings."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from builder.models import Metric
+from conftest import _database_url
+from tests.connections.factories import custom_connection, vtiger_connection
+
+LEADS_QUERY = "SELECT createdtime FROM Leads WHERE createdtime >= '{{start}}' AND createdtime <= '{{end}}' ORDER BY id;"
+
+
+def leads_metric(connection, name="New leads", **overrides) -> Metric:
+    """New leads per created time: one datapoint per lead, Vtiger paging, dates from the response."""
+    fields = {
+        "name": name,
+        "connection": connection,
+        "endpoint": "query",
+        "params": [["query", LEADS_QUERY]],
+        "pagination": {"type": "vtiger"},
+        "date_mode": "field",
+        "date_field": "createdtime",
+        "date_format": "YYYY-MM-DD HH:mm:ss",
+        "expression": 'result.{"value": 1, "date": createdtime}',
+        "window_days": 7,
+        "history_days": 28,
+        "interval_minutes": 60,
+    }
+    fields.update(overrides)
+    return Metric.objects.create(**fields)
+
+
+def deals_metric(connection, paginate="offset", name=None, **overrides) -> Metric:
+    """Deal amounts by creation time on the sandbox's custom JSON API, paged the way asked."""
+    params = [["paginate", paginate], ["since", "{{start:iso}}"], ["until", "{{end:iso}}"]]
+    spec = {
+        "none": {"type": "none"},
+        "offset": {"type": "offset", "limit": 20, "records": "data"},
+        "page": {"type": "page", "size_param": "per_page", "size": 20, "total_pages_path": "total_pages"},
+        "cursor": {"type": "cursor", "cursor_path": "next_cursor", "records": "data"},
+        "next": {"type": "next", "next_path": "next", "records": "data"},
+    }[paginate]
+    if paginate in ("offset", "cursor"):
+        params.append(["limit", "20"])
+    if paginate == "next":
+        params.append(["per_page", "20"])
+    records = "$" if paginate == "none" else "data"
+    fields = {
+        "name": name or f"Deals ({paginate})",
+        "connection": connection,
+        "endpoint": "deals",
+        "params": params,
+        "pagination": spec,
+        "date_mode": "field",
+        "date_field": "created_at",
+        "date_format": "iso",
+        "expression": f'{records}.{{"value": amount, "date": created_at, "dimension": stage}}',
+        "window_days": 30,
+        "history_days": 90,
+    }
+    fields.update(overrides)
+    return Metric.objects.create(**fields)
+
+
+def expected_leads(sandbox, window):
+    """Independent expectation: the sandbox's own lead records created inside the window."""
+    start, end = window.start.astimezone(UTC), window.end.astimezone(UTC)
+    out = []
+    for row in sandbox.dataset.records("Leads"):
+        created = datetime.strptime(row["createdtime"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+        if start.replace(microsecond=0) <= created <= end:
+            out.append(created)
+    return sorted(out)
+
+
+def expected_deals(sandbox, window):
+    start, end = window.start.astimezone(UTC), window.end.astimezone(UTC)
+    out = []
+    for row in sandbox.dataset.records("Potentials"):
+        created = datetime.strptime(row["createdtime"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+        if start <= created <= end:
+            out.append((created, float(row["amount"]), row["sales_stage"]))
+    return sorted(out)
+
+
+@pytest.fixture
+def vtiger(sandbox, db):
+    return unlimited(vtiger_connection(sandbox.url, name="Sandbox CRM"))
+
+
+def unlimited(connection, per_minute=None):
+    """The factory fixes a Vtiger plan's 30/min budget; most tests want none (or their own)."""
+    connection.rate_limit_per_minute = per_minute
+    connection.save(update_fields=["rate_limit_per_minute"])
+    return connection
+
+
+@pytest.fixture
+def custom(sandbox, db):
+    return custom_connection(sandbox.url, name="Sandbox JSON")
+
+
+# ---------------------------------------------------------------- worker processes
+
+
+class Worker:
+    """A `celery worker` process on the test database and broker, with its own environment."""
+
+    def __init__(self, queue, log_path, env, concurrency=1, app="config"):
+        from django.conf import settings
+
+        self.queue, self.log_path = queue, log_path
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": _database_url(settings.DATABASES["default"]),
+            "CELERY_TASK_DEFAULT_QUEUE": queue,
+            "ALLOW_PRIVATE_HOSTS": "true",
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            **env,
+        }
+        self.concurrency = concurrency
+        self.app = app
+        self.process = None
+        self.base_dir = settings.BASE_DIR
+
+    def start(self):
+        command = [sys.executable, "-m", "celery", "-A", self.app, "worker", "-Q", self.queue]
+        command += [f"--concurrency={self.concurrency}", "--loglevel=INFO"]
+        command += ["--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{uuid.uuid4().hex[:8]}@%h"]
+        self._log = open(self.log_path, "a")  # noqa: SIM115 - closed in stop()
+        offset = self.log_path.stat().st_size
+        self.process = subprocess.Popen(
+            command, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, cwd=self.base_dir, start_new_session=True
+        )
+        deadline = time.monotonic() + 60
+        while "ready." not in self.log_path.read_text()[offset:]:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.kill()
+                pytest.fail(f"The Celery worker did not start:\n{self.log_path.read_text()[-3000:]}")
+            time.sleep(0.2)
+        return self
+
+    def kill(self):
+        """SIGKILL the worker and its pool children at once, as an OOM killer or a lost host would."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+        self._close()
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        self._close()
+
+    def _close(self):
+        log = getattr(self, "_log", None)
+        if log is not None and not log.closed:
+            log.close()
+
+    def log(self):
+        return self.log_path.read_text()
+
+
+@pytest.fixture
+def workers(django_db_setup, tmp_path):
+    """Start workers with `workers.start(env={...}, concurrency=n)`; tasks go to this test's own queue."""
+    from config.celery import app
+
+    queue = f"test-syncs-{uuid.uuid4().hex[:10]}"
+    started = []
+    previous = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+
+    class Factory:
+        def start(self, env=None, concurrency=1, app="config"):
+            base = {"SYNC_RETRY_BASE_SECONDS": "0.2", "SYNC_RETRY_MAX_SECONDS": "2"}
+            log_path = tmp_path / f"worker{len(started)}.log"
+            worker = Worker(queue, log_path, {**base, **(env or {})}, concurrency, app)
+            started.append(worker)
+            return worker.start()
+
+        queue_name = queue
+
+    yield Factory()
+    app.conf.task_default_queue = previous
+    for worker in started:
+        worker.stop()
+
+
+def on_redis():
+    from django.conf import settings
+
+    return str(settings.CELERY_BROKER_URL).startswith("redis://")

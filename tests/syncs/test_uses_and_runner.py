@@ -1,0 +1,206 @@
+"""In use / not in use, the dispatcher's claims, the lease, and what a task does on each failure."""
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from connections.models import Connection
+from syncs import dispatcher, runner, services, uses
+from syncs.models import Datapoint, MetricSync, Notification, SyncRun, Use
+from tests.connections.factories import vtiger_connection
+from tests.syncs.conftest import leads_metric, unlimited
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def owner(django_user_model):
+    return django_user_model.objects.create_user("owen", password="x", email="owen@example.com")
+
+
+def test_first_use_activates_and_plans_the_backfill(vtiger, django_capture_on_commit_callbacks):
+    metric = leads_metric(vtiger, history_days=30)
+    with django_capture_on_commit_callbacks() as callbacks:
+        uses.add_use(metric, "screen")
+    state = MetricSync.objects.get(metric=metric)
+    assert state.in_use and state.next_sync_at <= timezone.now()
+    assert (state.backfill_done_windows, state.backfill_total_windows) == (0, 4)
+    assert state.definition_hash
+    assert len(callbacks) == 1, "the backfill's first step is queued after commit"
+
+
+def test_uses_are_idempotent_and_the_last_removal_stops_syncs(vtiger):
+    metric = leads_metric(vtiger)
+    uses.add_use(metric, "screen")
+    uses.add_use(metric, "screen")
+    uses.add_use(metric, "databoard", 7)
+    assert Use.objects.filter(metric=metric).count() == 2
+    assert uses.remove_use(metric, "screen") is False
+    assert uses.in_use(metric)
+    assert uses.remove_use(metric, "databoard", "7") is True
+    state = MetricSync.objects.get(metric=metric)
+    assert not state.in_use and state.next_sync_at is None
+    assert state.backfill_total_windows == state.backfill_done_windows, "the backfill stops"
+
+
+def test_snapshot_metrics_have_no_backfill(vtiger):
+    metric = leads_metric(vtiger, date_mode="dynamic", expression="1")
+    uses.add_use(metric, "goal", "3")
+    assert MetricSync.objects.get(metric=metric).backfill_total_windows == 0
+
+
+def test_dispatcher_claims_each_due_metric_once(vtiger):
+    due = [leads_metric(vtiger, name=f"Due {i}") for i in range(3)]
+    later = leads_metric(vtiger, name="Later")
+    paused = leads_metric(vtiger, name="Paused")
+    unused = leads_metric(vtiger, name="Unused")
+    for metric in [*due, later, paused]:
+        uses.add_use(metric, "screen")
+    services.state_for(unused)
+    MetricSync.objects.filter(metric=later).update(next_sync_at=timezone.now() + timedelta(minutes=5))
+    services.pause(paused, "a test paused it.")
+    first = dispatcher.dispatch()
+    assert sorted(first) == sorted(m.pk for m in due)
+    assert dispatcher.dispatch() == [], "claimed metrics are not claimed again"
+    tokens = set(MetricSync.objects.filter(metric__in=due).values_list("claimed_by", flat=True))
+    assert len(tokens) == 1 and tokens != {""}
+
+
+def test_lease_is_exclusive_and_taken_over_from_a_dead_holder(vtiger, settings):
+    metric = leads_metric(vtiger)
+    services.state_for(metric)
+    assert services.acquire(metric.pk, "a")
+    assert not services.acquire(metric.pk, "b"), "a running holder keeps it"
+    assert not services.acquire(metric.pk, "a"), "a live duplicate of the same claim does not run twice"
+    settings.SYNC_STALE_SECONDS = 60
+    MetricSync.objects.filter(metric=metric).update(heartbeat_at=timezone.now() - timedelta(seconds=61))
+    assert services.acquire(metric.pk, "b"), "a silent holder is dead"
+
+
+def test_reaper_closes_stuck_runs_and_frees_the_metric(vtiger, settings):
+    settings.SYNC_STALE_SECONDS = 60
+    metric = leads_metric(vtiger)
+    uses.add_use(metric, "screen")
+    assert services.acquire(metric.pk, "dead")
+    long_ago = timezone.now() - timedelta(minutes=5)
+    run = SyncRun.objects.create(metric=metric, token="dead", started_at=long_ago)
+    MetricSync.objects.filter(metric=metric).update(heartbeat_at=long_ago, next_sync_at=long_ago)
+    assert services.reap() == {"runs_closed": 1, "leases_freed": 1, "backfills_restarted": 0}
+    run.refresh_from_db()
+    assert run.status == SyncRun.Status.FAILED and "stopped before it finished" in run.error
+    assert dispatcher.dispatch() == [metric.pk]
+
+
+def test_scheduled_task_syncs_and_plans_the_next(sandbox, vtiger):
+    metric = leads_metric(vtiger)
+    uses.add_use(metric, "screen")
+    [metric_id] = dispatcher.dispatch()
+    state = MetricSync.objects.get(metric=metric)
+    outcome = runner.execute(metric_id, state.claimed_by, "scheduled", state.claimed_at.isoformat())
+    assert outcome.status == "synced"
+    state.refresh_from_db()
+    assert state.claimed_by == "" and state.last_synced_at is not None
+    assert state.next_sync_at == state.claimed_at or state.next_sync_at > timezone.now() + timedelta(minutes=59)
+    again = runner.execute(metric_id, outcome.run.token, "scheduled", None)
+    assert again.status == "skipped", "a second delivery of the same message does nothing"
+
+
+def test_transient_failure_asks_for_a_retry_and_keeps_the_lease(sandbox, vtiger):
+    metric = leads_metric(vtiger)
+    uses.add_use(metric, "screen")
+    sandbox.configure(error_rate=1)
+    outcome = runner.execute(metric.pk, "tok", "manual")
+    assert outcome.status == "retry" and outcome.retry_in > 0
+    assert "Trying again" in outcome.run.error
+    assert MetricSync.objects.get(metric=metric).claimed_by == "tok"
+    sandbox.configure(error_rate=0)
+    assert runner.execute(metric.pk, "tok", "manual", attempt=2).status == "synced"
+
+
+def test_floodcontrol_remaining_zero_waits_for_the_reset_without_a_429(sandbox, vtiger):
+    metric = leads_metric(vtiger)
+    uses.add_use(metric, "screen")
+    sandbox.configure(rate_limit_per_minute=1)
+    assert runner.execute(metric.pk, "one", "manual").status == "synced"
+    outcome = runner.execute(metric.pk, "two", "manual")
+    assert outcome.status == "waiting" and 50 <= outcome.retry_in <= 62
+    assert sandbox.stats()["rate_limited"] == 0
+    assert not SyncRun.objects.filter(token="two").exists(), "nothing was sent: no run record"
+
+
+def test_429_retries_after_the_reset(sandbox, vtiger):
+    other = unlimited(vtiger_connection(sandbox.url, name="Same account"))
+    metric, elsewhere = leads_metric(vtiger), leads_metric(other, name="Elsewhere")
+    uses.add_use(metric, "screen")
+    uses.add_use(elsewhere, "screen")
+    sandbox.configure(rate_limit_per_minute=1)
+    runner.execute(elsewhere.pk, "one", "manual")  # another client spends the account's budget
+    outcome = runner.execute(metric.pk, "two", "manual")
+    assert outcome.status == "retry"
+    assert 50 <= outcome.retry_in <= 62
+    assert "rate limit" in outcome.run.error and sandbox.stats()["rate_limited"] == 1
+
+
+def test_auth_failure_marks_the_connection_and_pauses_its_metrics(sandbox, owner):
+    wrong = unlimited(vtiger_connection(sandbox.url, name="Wrong key", access_key="wrongwrongwrong1"))
+    first = leads_metric(wrong, name="First", owner=owner)
+    second = leads_metric(wrong, name="Second", owner=owner)
+    uses.add_use(first, "screen")
+    uses.add_use(second, "screen")
+    outcome = runner.execute(first.pk, "t", "scheduled")
+    assert outcome.status == "paused"
+    wrong.refresh_from_db()
+    assert wrong.status == Connection.Status.AUTH_FAILED
+    for metric in (first, second):
+        state = MetricSync.objects.get(metric=metric)
+        assert state.is_paused and "refused the credentials" in state.paused_reason
+    assert Notification.objects.filter(user=owner).count() == 2
+    assert dispatcher.dispatch() == [], "paused metrics are not dispatched"
+
+
+def test_repeated_failures_pause_and_tell_the_owner(sandbox, vtiger, owner, settings):
+    settings.SYNC_MAX_FAILURES = 2
+    metric = leads_metric(vtiger, owner=owner, expression="$number('abc')")
+    uses.add_use(metric, "screen")
+    assert runner.execute(metric.pk, "a", "scheduled").status == "failed"
+    outcome = runner.execute(metric.pk, "c", "manual")
+    assert outcome.status == "paused"
+    state = MetricSync.objects.get(metric=metric)
+    assert state.is_paused and "last 2 syncs failed" in state.paused_reason
+    assert len(mail.outbox) == 1 and "owen@example.com" in mail.outbox[0].to
+    note = Notification.objects.get(user=owner)
+    assert metric.name in note.text and not note.read
+    services.resume(metric)
+    assert not MetricSync.objects.get(metric=metric).is_paused
+
+
+def test_editing_the_definition_resyncs_the_history(sandbox, vtiger, django_capture_on_commit_callbacks):
+    metric = leads_metric(vtiger)
+    uses.add_use(metric, "screen")
+    runner.execute(metric.pk, "x", "manual")
+    assert Datapoint.objects.filter(metric=metric).exists()
+    MetricSync.objects.filter(metric=metric).update(backfill_done_windows=3, next_sync_at=None)
+    metric.name = "Renamed"  # not part of the definition: nothing happens
+    metric.save()
+    assert Datapoint.objects.filter(metric=metric).exists()
+    with django_capture_on_commit_callbacks() as callbacks:
+        metric.expression = 'result.{"value": 2, "date": createdtime}'
+        metric.save()
+    state = MetricSync.objects.get(metric=metric)
+    assert not Datapoint.objects.filter(metric=metric).exists()
+    assert state.backfill_done_windows == 0 and state.next_sync_at is not None
+    assert len(callbacks) == 1
+    runner.execute(metric.pk, "y", "manual")
+    assert set(Datapoint.objects.filter(metric=metric).values_list("value", flat=True)) == {2.0}
+
+
+def test_deleting_the_connection_pauses_its_metrics(vtiger, owner):
+    from connections.services import delete_connection
+
+    metric = leads_metric(vtiger, owner=owner)
+    uses.add_use(metric, "screen")
+    delete_connection(vtiger)
+    state = MetricSync.objects.get(metric=metric)
+    assert state.is_paused and "was deleted" in state.paused_reason
