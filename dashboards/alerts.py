@@ -1,8 +1,8 @@
 """Alerts: is a metric above, below, or moving by more than a percentage, and who to tell.
 
 An alert reads its metric over its date range (a preset) in its creator's time zone, through
-:func:`dashboards.queries.value_and_previous`, so it sees the value the Metrics screen shows
-that person. The condition holds when:
+:mod:`dashboards.queries` (``aggregate``; ``value_and_previous`` for a change), so it sees the
+value the Metrics screen shows that person. The condition holds when:
 
 * ``above``: the value is strictly greater than the threshold;
 * ``below``: the value is strictly less than the threshold;

@@ -39,13 +39,25 @@ def bucket_for(current: ranges.Range) -> str:
 
 
 def summarise(metric, current: ranges.Range, by: str | None = None) -> Summary:
+    return summarise_many([metric], current, by)[0]
+
+
+def summarise_many(metrics, current: ranges.Range, by: str | None = None) -> list[Summary]:
+    """Summaries of several metrics over one range, in a handful of queries whatever their number."""
+    metrics = list(metrics)
+    if not metrics:
+        return []
     by = by or bucket_for(current)
-    value, previous = queries.value_and_previous(metric, current)
-    return Summary(
-        metric=metric,
-        range=current,
-        value=value,
-        comparison=comparison.compare(value, previous, metric.favourable_trend),
-        by=by,
-        series=queries.aggregate(metric, current, by=by),
-    )
+    values = queries.totals(metrics, current)
+    charts = queries.series(metrics, current, by)
+    return [
+        Summary(
+            metric=metric,
+            range=current,
+            value=values[metric.pk][0],
+            comparison=comparison.compare(*values[metric.pk], metric.favourable_trend),
+            by=by,
+            series=charts[metric.pk],
+        )
+        for metric in metrics
+    ]

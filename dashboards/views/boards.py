@@ -34,8 +34,14 @@ def _board_or_404(uuid):
 
 
 def _tile_summaries(board, tz):
-    tiles = board.tiles.select_related("metric", "metric__sync")
-    return [(tile, reading.summarise(tile.metric, ranges.resolve(tile.date_range, tz))) for tile in tiles]
+    """(tile, summary) pairs in board order; tiles sharing a date range are read together."""
+    tiles = list(board.tiles.select_related("metric", "metric__sync"))
+    summaries = {}
+    for date_range in {tile.date_range for tile in tiles}:
+        same_range = [tile for tile in tiles if tile.date_range == date_range]
+        found = reading.summarise_many([t.metric for t in same_range], ranges.resolve(date_range, tz))
+        summaries.update(zip((t.pk for t in same_range), found, strict=True))
+    return [(tile, summaries[tile.pk]) for tile in tiles]
 
 
 @member_required

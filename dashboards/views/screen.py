@@ -30,7 +30,7 @@ def metrics_screen(request):
         .distinct()
         .order_by("name")
     )
-    summaries = [reading.summarise(metric, current) for metric in on_screen]
+    summaries = reading.summarise_many(on_screen, current)
     context = {"form": form, "range": current, "summaries": summaries, "has_metrics": Metric.objects.exists()}
     if request.htmx:
         return render(request, "dashboards/screen.html#tiles", context)

@@ -1,6 +1,9 @@
-"""Seed the demo that `make run` starts: two users and a connection to the sandbox.
+"""Seed the demo that `make run` starts: two users, a connection to the sandbox, a few
+pre-built metrics on the Metrics screen (their syncs and backfills start once the
+worker runs) and a databoard.
 
-Safe to run again: users get fresh passwords (printed), the connection is kept.
+It lives in the rightmost app because it touches all of them. Safe to run again:
+users get fresh passwords (printed); the connection, metrics and board are kept.
 """
 
 import secrets as pysecrets
@@ -12,10 +15,18 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.roles import ADMIN, ANALYST
+from builder import gallery
+from builder.models import Metric
 from connections import integrations, tasks
 from connections.models import Connection
+from dashboards.models import Databoard, Tile
+from syncs.uses import add_use
 
 DEMO_CONNECTION = "Vtiger sandbox"
+DEMO_BOARD = "Sales overview"
+# Gallery items put on the Metrics screen, and how the board shows the first ones.
+DEMO_METRICS = ("new-leads", "deals-won-amount", "open-pipeline-by-stage", "open-tickets")
+DEMO_TILES = (("deals-won-amount", Tile.Kind.BAR, "this_year"), ("new-leads", Tile.Kind.LINE, "last_30_days"))
 # The sandbox's demo credentials (sandbox/README.md); they open nothing but the simulator.
 SANDBOX_USERNAME = "demo"
 SANDBOX_ACCESS_KEY = "s4ndb0xDem0Key16"
@@ -29,6 +40,8 @@ class Command(BaseCommand):
             admin_password = self._user("admin", ADMIN, is_staff=True, is_superuser=True)
             analyst_password = self._user("analyst", ANALYST)
             connection, created = self._connection()
+            metrics = self._metrics(connection, owner=get_user_model().objects.get(username="analyst"))
+            self._board(metrics)
             # The sandbox starts with the worker, after this command: let the worker test it.
             transaction.on_commit(lambda: tasks.test_connection.delay(connection.pk))
 
@@ -39,6 +52,9 @@ class Command(BaseCommand):
         verb = "Created" if created else "Kept"
         self.stdout.write(f"{verb} the connection “{DEMO_CONNECTION}” to the Vtiger sandbox at {settings.SANDBOX_URL};")
         self.stdout.write("the worker tests it as soon as it starts (Data Manager shows the result).")
+        self.stdout.write(
+            f"Metrics screen: {', '.join(m.name for m in metrics.values())} (syncing once the worker runs)."
+        )
         self.stdout.write("")
 
     def _user(self, username, role, **flags):
@@ -70,3 +86,21 @@ class Command(BaseCommand):
         integration.apply(connection, form.cleaned_data)
         connection.save()
         return connection, True
+
+    def _metrics(self, connection, owner):
+        """The demo metrics by gallery slug, created on first run and kept on the Metrics screen."""
+        metrics = {}
+        for slug in DEMO_METRICS:
+            name = gallery.get(slug).definition["name"]
+            metric = Metric.objects.filter(name=name).first() or gallery.create_metric(slug, connection, owner=owner)
+            add_use(metric, "screen")
+            metrics[slug] = metric
+        return metrics
+
+    def _board(self, metrics):
+        board, created = Databoard.objects.get_or_create(name=DEMO_BOARD)
+        if created:
+            for position, (slug, kind, date_range) in enumerate(DEMO_TILES, start=1):
+                Tile.objects.create(
+                    board=board, metric=metrics[slug], kind=kind, date_range=date_range, position=position
+                )
