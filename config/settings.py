@@ -64,6 +64,9 @@ OUTBOUND_CONNECT_TIMEOUT = env_float("OUTBOUND_CONNECT_TIMEOUT", 5.0)
 OUTBOUND_READ_TIMEOUT = env_float("OUTBOUND_READ_TIMEOUT", 30.0)
 OUTBOUND_MAX_BYTES = env_int("OUTBOUND_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
 
+# The site's public address, for links in emails (alerts, scorecards).
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
+
 # The Vtiger sandbox that `make run` starts; the demo connection points at it.
 SANDBOX_URL = env_str("SANDBOX_URL", "http://127.0.0.1:8001")
 
@@ -111,6 +114,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.roles",
+                "dashboards.context_processors.notifications",
             ],
             # {% partialdef %} in every template, for htmx fragments ("page.html#name").
             "builtins": ["template_partials.templatetags.partials"],

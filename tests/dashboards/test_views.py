@@ -132,3 +132,12 @@ def test_reading_views_need_a_role(client, outsider_user, metric):
         response = client.get(url)
         assert response.status_code == 403, url
         assert b"Ask an admin" in response.content
+
+
+def test_navigation_counts_unread_notifications(analyst_client, analyst_user):
+    from syncs.models import Notification
+
+    Notification.objects.create(user=analyst_user, text="Deals won went above 10,000")
+    Notification.objects.create(user=analyst_user, text="Seen already", read=True)
+    page = analyst_client.get(reverse("home")).content.decode()
+    assert 'Notifications <span class="badge badge-count">1</span>' in page
