@@ -41,5 +41,13 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Benchmarks print their figures; they need PostgreSQL and Redis on 127.0.0.1.
+bench: install
+	DEBUG=true $(BIN)/python bench/preview.py
+	DEBUG=true $(BIN)/python bench/dashboard.py
+	$(BIN)/python bench/sync_throughput.py
+	$(BIN)/python bench/rate_limit.py
+	$(BIN)/python bench/dispatch.py
+
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache
