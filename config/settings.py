@@ -215,6 +215,8 @@ else:
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fix-up otherwise closes the database connection around every task.
+CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000, minimum=1)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(LOCAL_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
@@ -228,6 +230,16 @@ CELERY_BEAT_SCHEDULE = {
     # Emails the scorecards whose local sending hour has come (dashboards.scorecards.is_due).
     "send-due-scorecards": {"task": "dashboards.send_scorecards", "schedule": 900.0},
 }
+
+# Syncs (see the README): retries, pausing, leases and the shared rate limiter.
+SYNC_MAX_RETRIES = env_int("SYNC_MAX_RETRIES", 4, minimum=0)
+SYNC_RETRY_BASE_SECONDS = env_float("SYNC_RETRY_BASE_SECONDS", 30.0)
+SYNC_RETRY_MAX_SECONDS = env_float("SYNC_RETRY_MAX_SECONDS", 900.0)
+SYNC_MAX_FAILURES = env_int("SYNC_MAX_FAILURES", 3, minimum=1)
+SYNC_STALE_SECONDS = env_float("SYNC_STALE_SECONDS", 300.0)
+SYNC_CLAIM_TTL_SECONDS = env_float("SYNC_CLAIM_TTL_SECONDS", 3600.0)
+SYNC_MIN_INTERVAL_MINUTES = env_int("SYNC_MIN_INTERVAL_MINUTES", 5, minimum=1)
+SYNC_RATELIMIT_URL = env_str("SYNC_RATELIMIT_URL", "")
 
 LOGGING = {
     "version": 1,

@@ -235,12 +235,23 @@ def to_points(metric, data: Any, naive_tz: str) -> list[tuple[datetime | None, f
 
 
 class Heartbeat:
-    """After each page: the run's progress, and a sign of life on the lease (LeaseLost if it is not ours)."""
+    """During a sync: the run's progress, and a sign of life on the lease (LeaseLost if it is not ours).
 
-    def __init__(self, metric_id, token, run_id=None):
+    Written at most every ``every_s`` (a quarter of SYNC_STALE_SECONDS, at most 1 s), so a quick
+    one-page sync costs no extra queries: the storage checks the lease anyway.
+    """
+
+    def __init__(self, metric_id, token, run_id=None, every_s=None):
+        from syncs import conf
+
         self.metric_id, self.token, self.run_id = metric_id, token, run_id
+        self.every_s = every_s if every_s is not None else min(1.0, conf.stale_seconds() / 4)
+        self.last = time.monotonic()
 
     def __call__(self, fetched):
+        if time.monotonic() - self.last < self.every_s:
+            return
+        self.last = time.monotonic()
         if self.run_id is not None:
             SyncRun.objects.filter(pk=self.run_id).update(requests=fetched.requests, pages=fetched.pages)
         if not self.token:
@@ -274,19 +285,17 @@ def run(
     attempt: int = 1,
     backfill_index: int | None = None,
     first_wait_s: float | None = None,
+    run: SyncRun | None = None,
+    release_next_sync_at: datetime | None = None,
 ) -> SyncRun:
-    """Sync ``window`` of ``metric`` and store it; see the module docstring."""
+    """Sync ``window`` of ``metric`` and store it; see the module docstring.
+
+    ``run``: the run record, when the caller opened it (``start_run``) with its claim. With a
+    ``token``, the lease is released in the storage's transaction, with ``release_next_sync_at``
+    as the next due time when given.
+    """
     planned_at = planned_at or timezone.now()
-    started = timezone.now()
-    sync_run = SyncRun.objects.create(
-        metric=metric,
-        kind=kind,
-        token=token,
-        attempt=attempt,
-        started_at=started,
-        window_start=window.start if metric.date_mode == "field" else None,
-        window_end=window.end if metric.date_mode == "field" else None,
-    )
+    sync_run = run or start_run(metric, window, kind=kind, token=token, attempt=attempt)
     fetched = Fetched()
     expected_hash = definition_hash(metric)
     connection = metric.connection
@@ -319,6 +328,8 @@ def run(
             run=sync_run,
             fetched=fetched,
             backfill_index=backfill_index,
+            release=bool(token),
+            next_sync_at=release_next_sync_at,
         )
     except ratelimit.BudgetWait:
         sync_run.delete()  # nothing was sent: the sync waits for the budget, it did not fail
@@ -347,6 +358,19 @@ def run(
     if outside:
         logger.info("%d datapoints of %r fell outside the window and were not stored", outside, metric.name)
     return sync_run
+
+
+def start_run(metric, window, *, kind=SyncRun.Kind.SCHEDULED, token="", attempt=1) -> SyncRun:
+    """The run record of a sync about to start ("running")."""
+    return SyncRun.objects.create(
+        metric=metric,
+        kind=kind,
+        token=token,
+        attempt=attempt,
+        started_at=timezone.now(),
+        window_start=window.start if metric.date_mode == "field" else None,
+        window_end=window.end if metric.date_mode == "field" else None,
+    )
 
 
 def _finish_failed(sync_run, fetched, exc, kind_name, prefix=""):

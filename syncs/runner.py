@@ -78,39 +78,42 @@ def execute(
         planned_at = datetime.fromisoformat(planned_at)
     planned_at = planned_at or timezone.now()
 
-    finished = SyncRun.objects.filter(metric=metric, token=token, attempt=attempt).exclude(
-        status=SyncRun.Status.RUNNING
-    )
-    if token and finished.exists():
-        return Outcome("skipped")  # this very message was already handled: a duplicate delivery
-    if kind == SyncRun.Kind.SCHEDULED and (not state.in_use or state.is_paused):
-        services.release(metric.pk, token)
-        return Outcome("skipped")
-    if kind == SyncRun.Kind.BACKFILL and (not state.in_use or not state.backfill_running or state.is_paused):
-        return Outcome("skipped")
-    if not services.acquire(metric.pk, token):
-        state.refresh_from_db()
-        if state.claimed_by == token or kind == SyncRun.Kind.SCHEDULED:
-            # Our own claim is being worked on by a live duplicate, or another sync of this
-            # metric runs right now (its data are as fresh as ours would be).
-            return Outcome("busy")
-        return Outcome("busy", retry_in=BUSY_RETRY_S)
+    # Claiming the metric and opening the run record: one short transaction.
+    with transaction.atomic():
+        finished = SyncRun.objects.filter(metric=metric, token=token, attempt=attempt).exclude(
+            status=SyncRun.Status.RUNNING
+        )
+        if token and finished.exists():
+            return Outcome("skipped")  # this very message was already handled: a duplicate delivery
+        if kind == SyncRun.Kind.SCHEDULED and (not state.in_use or state.is_paused):
+            services.release(metric.pk, token)
+            return Outcome("skipped")
+        if kind == SyncRun.Kind.BACKFILL and (not state.in_use or not state.backfill_running or state.is_paused):
+            return Outcome("skipped")
+        if not services.acquire(metric.pk, token):
+            state.refresh_from_db()
+            if state.claimed_by == token or kind == SyncRun.Kind.SCHEDULED:
+                # Our own claim is being worked on by a live duplicate, or another sync of this
+                # metric runs right now (its data are as fresh as ours would be).
+                return Outcome("busy")
+            return Outcome("busy", retry_in=BUSY_RETRY_S)
 
-    # A run left "running" under this token died with its worker: say so, then run again.
-    SyncRun.objects.filter(metric=metric, token=token, status=SyncRun.Status.RUNNING).update(
-        status=SyncRun.Status.FAILED,
-        finished_at=timezone.now(),
-        error=services.STUCK_MESSAGE,
-        error_kind="worker_lost",
-    )
+        # A run left "running" under this token died with its worker: say so, then run again.
+        SyncRun.objects.filter(metric=metric, token=token, status=SyncRun.Status.RUNNING).update(
+            status=SyncRun.Status.FAILED,
+            finished_at=timezone.now(),
+            error=services.STUCK_MESSAGE,
+            error_kind="worker_lost",
+        )
 
-    backfill_index = None
-    if kind == SyncRun.Kind.BACKFILL:
-        state.refresh_from_db()
-        backfill_index = state.backfill_done_windows
-        window = engine.backfill_window(metric, state.backfill_anchor, backfill_index)
-    else:
-        window = engine.rolling_window(metric, planned_at if kind == SyncRun.Kind.SCHEDULED else None)
+        backfill_index = None
+        if kind == SyncRun.Kind.BACKFILL:
+            state.refresh_from_db()
+            backfill_index = state.backfill_done_windows
+            window = engine.backfill_window(metric, state.backfill_anchor, backfill_index)
+        else:
+            window = engine.rolling_window(metric, planned_at if kind == SyncRun.Kind.SCHEDULED else None)
+        sync_run = engine.start_run(metric, window, kind=kind, token=token, attempt=attempt)
 
     next_sync_at = planned_at + services.interval(metric) if kind == SyncRun.Kind.SCHEDULED else None
     try:
@@ -123,6 +126,8 @@ def execute(
             attempt=attempt,
             backfill_index=backfill_index,
             first_wait_s=BUDGET_INLINE_WAIT_S,
+            run=sync_run,
+            release_next_sync_at=next_sync_at,
         )
     except ratelimit.BudgetWait as wait:
         services.hold_for_retry(metric.pk, token)
@@ -132,7 +137,7 @@ def execute(
 
     if metric.connection is not None and metric.connection.status != metric.connection.Status.CONNECTED:
         connection_services.record_success(metric.connection)
-    services.release(metric.pk, token, next_sync_at)
+    # The lease was released in the storage's transaction.
     if kind == SyncRun.Kind.BACKFILL:
         _continue_backfill(metric)
     return Outcome("synced", run=run)

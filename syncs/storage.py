@@ -27,8 +27,24 @@ CAP_WARNING = (
 )
 
 
-def store(metric, points, *, window, stamp, token="", expected_hash="", run=None, fetched=None, backfill_index=None):
-    """Replace the metric's data for this sync; (datapoints written, datapoints left out)."""
+def store(
+    metric,
+    points,
+    *,
+    window,
+    stamp,
+    token="",
+    expected_hash="",
+    run=None,
+    fetched=None,
+    backfill_index=None,
+    release=False,
+    next_sync_at=None,
+):
+    """Replace the metric's data for this sync; (datapoints written, datapoints left out).
+
+    ``release``: give the lease back in the same transaction (``next_sync_at`` the next due time).
+    """
     now = timezone.now()
     mode = metric.date_mode
     rows, outside = [], 0
@@ -64,6 +80,12 @@ def store(metric, points, *, window, stamp, token="", expected_hash="", run=None
         if backfill_index is not None and state.backfill_done_windows == backfill_index:
             state.backfill_done_windows = backfill_index + 1
             fields.append("backfill_done_windows")
+        if release and token:
+            state.claimed_by, state.claimed_at, state.heartbeat_at = "", None, None
+            fields += ["claimed_by", "claimed_at", "heartbeat_at"]
+            if next_sync_at is not None:
+                state.next_sync_at = next_sync_at
+                fields.append("next_sync_at")
         state.save(update_fields=fields)
 
         if run is not None:

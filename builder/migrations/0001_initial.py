@@ -7,73 +7,144 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('connections', '0001_initial'),
+        ("connections", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Metric',
+            name="Metric",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('uuid', models.UUIDField(default=uuid.uuid4, editable=False)),
-                ('name', models.CharField(max_length=120)),
-                ('description', models.TextField(blank=True)),
-                ('method', models.CharField(default='GET', max_length=8)),
-                ('endpoint', models.CharField(max_length=500)),
-                ('params', models.JSONField(blank=True, default=list)),
-                ('headers', models.JSONField(blank=True, default=list)),
-                ('body', models.JSONField(blank=True, null=True)),
-                ('pagination', models.JSONField(blank=True, default=dict)),
-                ('date_mode', models.CharField(choices=[('none', 'None (a single current value)'), ('dynamic', 'Use current time of storing data (Dynamic)'), ('field', 'Use a field from response')], default='none', max_length=10)),
-                ('date_field', models.CharField(blank=True, max_length=200)),
-                ('date_format', models.CharField(blank=True, max_length=60)),
-                ('date_timezone', models.CharField(blank=True, max_length=64)),
-                ('expression', models.TextField()),
-                ('aggregation', models.CharField(choices=[('sum', 'Sum'), ('average', 'Average'), ('min', 'Min'), ('max', 'Max'), ('latest', 'Latest value'), ('count', 'Count')], default='sum', max_length=10)),
-                ('number_format', models.CharField(choices=[('number', 'Number'), ('currency', 'Currency'), ('percent', 'Percent')], default='number', max_length=10)),
-                ('favourable_trend', models.CharField(choices=[('up', 'Trending UP is positive'), ('down', 'Trending DOWN is positive')], default='up', max_length=4)),
-                ('interval_minutes', models.PositiveIntegerField(default=60)),
-                ('window_days', models.PositiveIntegerField(default=7)),
-                ('history_days', models.PositiveIntegerField(default=365)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('connection', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='metrics', to='connections.connection')),
-                ('owner', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='metrics', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("uuid", models.UUIDField(default=uuid.uuid4, editable=False)),
+                ("name", models.CharField(max_length=120)),
+                ("description", models.TextField(blank=True)),
+                ("method", models.CharField(default="GET", max_length=8)),
+                ("endpoint", models.CharField(max_length=500)),
+                ("params", models.JSONField(blank=True, default=list)),
+                ("headers", models.JSONField(blank=True, default=list)),
+                ("body", models.JSONField(blank=True, null=True)),
+                ("pagination", models.JSONField(blank=True, default=dict)),
+                (
+                    "date_mode",
+                    models.CharField(
+                        choices=[
+                            ("none", "None (a single current value)"),
+                            ("dynamic", "Use current time of storing data (Dynamic)"),
+                            ("field", "Use a field from response"),
+                        ],
+                        default="none",
+                        max_length=10,
+                    ),
+                ),
+                ("date_field", models.CharField(blank=True, max_length=200)),
+                ("date_format", models.CharField(blank=True, max_length=60)),
+                ("date_timezone", models.CharField(blank=True, max_length=64)),
+                ("expression", models.TextField()),
+                (
+                    "aggregation",
+                    models.CharField(
+                        choices=[
+                            ("sum", "Sum"),
+                            ("average", "Average"),
+                            ("min", "Min"),
+                            ("max", "Max"),
+                            ("latest", "Latest value"),
+                            ("count", "Count"),
+                        ],
+                        default="sum",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "number_format",
+                    models.CharField(
+                        choices=[("number", "Number"), ("currency", "Currency"), ("percent", "Percent")],
+                        default="number",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "favourable_trend",
+                    models.CharField(
+                        choices=[("up", "Trending UP is positive"), ("down", "Trending DOWN is positive")],
+                        default="up",
+                        max_length=4,
+                    ),
+                ),
+                ("interval_minutes", models.PositiveIntegerField(default=60)),
+                ("window_days", models.PositiveIntegerField(default=7)),
+                ("history_days", models.PositiveIntegerField(default=365)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "connection",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="metrics",
+                        to="connections.connection",
+                    ),
+                ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="metrics",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Draft',
+            name="Draft",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('uuid', models.UUIDField(default=uuid.uuid4, editable=False)),
-                ('definition', models.JSONField(default=dict)),
-                ('response', models.JSONField(blank=True, null=True)),
-                ('response_meta', models.JSONField(blank=True, default=dict)),
-                ('preview_range', models.CharField(default='last_30_days', max_length=20)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='metric_drafts', to=settings.AUTH_USER_MODEL)),
-                ('metric', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='drafts', to='builder.metric')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("uuid", models.UUIDField(default=uuid.uuid4, editable=False)),
+                ("definition", models.JSONField(default=dict)),
+                ("response", models.JSONField(blank=True, null=True)),
+                ("response_meta", models.JSONField(blank=True, default=dict)),
+                ("preview_range", models.CharField(default="last_30_days", max_length=20)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="metric_drafts",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "metric",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="drafts",
+                        to="builder.metric",
+                    ),
+                ),
             ],
         ),
         migrations.AddConstraint(
-            model_name='metric',
-            constraint=models.UniqueConstraint(fields=('uuid',), name='metric_uuid_unique'),
+            model_name="metric",
+            constraint=models.UniqueConstraint(fields=("uuid",), name="metric_uuid_unique"),
         ),
         migrations.AddConstraint(
-            model_name='metric',
-            constraint=models.UniqueConstraint(fields=('name',), name='metric_name_unique'),
+            model_name="metric",
+            constraint=models.UniqueConstraint(fields=("name",), name="metric_name_unique"),
         ),
         migrations.AddConstraint(
-            model_name='draft',
-            constraint=models.UniqueConstraint(fields=('uuid',), name='draft_uuid_unique'),
+            model_name="draft",
+            constraint=models.UniqueConstraint(fields=("uuid",), name="draft_uuid_unique"),
         ),
     ]

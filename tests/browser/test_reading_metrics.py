@@ -1,7 +1,7 @@
 """A newcomer reads a metric: Metrics screen, Last month, goal, alert and a databoard, in Chromium."""
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from playwright.sync_api import expect

@@ -42,13 +42,13 @@ def _with_path(url, path):
 def vtiger_connection(url, *, access_key=DEMO_ACCESS_KEY, save=True, **kwargs):
     """A Vtiger Cloud connection to `url` (the sandbox root or a full REST base URL)."""
     kwargs.setdefault("username", DEMO_USERNAME)
+    kwargs.setdefault("rate_limit_per_minute", 30)
     make = ConnectionFactory.create if save else ConnectionFactory.build
     return make(
         integration=Connection.Integration.VTIGER,
         base_url=_with_path(url, "/restapi/v1/vtiger/default"),
         auth_type=Connection.AuthType.BASIC,
         options={"plan": "growth", "data_timezone": "UTC"},
-        rate_limit_per_minute=30,
         secrets={"access_key": access_key},
         **kwargs,
     )

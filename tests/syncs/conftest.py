@@ -115,7 +115,7 @@ def custom(sandbox, db):
 class Worker:
     """A `celery worker` process on the test database and broker, with its own environment."""
 
-    def __init__(self, queue, log_path, env, concurrency=1, app="config"):
+    def __init__(self, queue, log_path, env, concurrency=1, app="tests.syncs.celery_app"):
         from django.conf import settings
 
         self.queue, self.log_path = queue, log_path
@@ -186,7 +186,7 @@ def workers(django_db_setup, tmp_path):
     app.conf.task_default_queue = queue
 
     class Factory:
-        def start(self, env=None, concurrency=1, app="config"):
+        def start(self, env=None, concurrency=1, app="tests.syncs.celery_app"):
             base = {"SYNC_RETRY_BASE_SECONDS": "0.2", "SYNC_RETRY_MAX_SECONDS": "2"}
             log_path = tmp_path / f"worker{len(started)}.log"
             worker = Worker(queue, log_path, {**base, **(env or {})}, concurrency, app)
@@ -198,7 +198,7 @@ def workers(django_db_setup, tmp_path):
     yield Factory()
     app.conf.task_default_queue = previous
     for worker in started:
-        worker.stop()
+        worker.kill()  # the queue is this test's own: nothing is left to finish
 
 
 def on_redis():

@@ -159,6 +159,16 @@ def test_auth_failure_marks_the_connection_and_pauses_its_metrics(sandbox, owner
     assert Notification.objects.filter(user=owner).count() == 2
     assert dispatcher.dispatch() == [], "paused metrics are not dispatched"
 
+    # An admin fixes the key; the successful connection test resumes the metrics.
+    from connections.services import test_connection
+    from sandbox import DEMO_ACCESS_KEY
+
+    wrong.set_secret("access_key", DEMO_ACCESS_KEY)
+    wrong.save()
+    assert test_connection(wrong).ok
+    assert not MetricSync.objects.filter(metric__in=[first, second], status="paused").exists()
+    assert sorted(dispatcher.dispatch()) == sorted([first.pk, second.pk])
+
 
 def test_repeated_failures_pause_and_tell_the_owner(sandbox, vtiger, owner, settings):
     settings.SYNC_MAX_FAILURES = 2

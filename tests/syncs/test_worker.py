@@ -73,8 +73,8 @@ def test_sigkill_mid_sync_the_task_runs_again_and_stores_what_a_clean_run_stores
     visibility timeout. kombu's file-system broker deletes a message when it hands it out, so there
     is nothing to deliver again: there the reaper (a beat entry) notices the dead sync and the
     dispatcher claims the metric again. Both paths must end with the data of a clean run."""
-    env = {"SYNC_STALE_SECONDS": "2", "TEST_VISIBILITY_TIMEOUT": "4"}
-    first = workers.start(env=env, app="tests.syncs.short_visibility")
+    env = {"SYNC_STALE_SECONDS": "2", "TEST_VISIBILITY_TIMEOUT": "4"}  # tests.syncs.celery_app reads it
+    first = workers.start(env=env)
     metric = leads_metric(vtiger, window_days=60)
     _use_without_backfill(metric)
     sandbox.configure(latency_ms=700)  # three pages: about two seconds
@@ -90,7 +90,7 @@ def test_sigkill_mid_sync_the_task_runs_again_and_stores_what_a_clean_run_stores
     assert not Datapoint.objects.filter(metric=metric).exists(), "killed before it stored anything"
     sandbox.configure(latency_ms=0)
 
-    workers.start(env=env, app="tests.syncs.short_visibility")
+    workers.start(env=env)
     if not on_redis():
         settings.SYNC_STALE_SECONDS = 2
         time.sleep(2.5)
@@ -126,7 +126,12 @@ def test_sandbox_faults_are_retried_and_never_store_a_partial_window(workers, sa
     else:
         sandbox.configure(**switches)
     dispatcher.dispatch()
-    wait_for(lambda: len(_runs(metric, status="failed")) >= 2, timeout=40)
+
+    def two_retries():
+        # The run is closed first, then the retry it asks for is added to its error.
+        return len([run for run in _runs(metric, status="failed") if "Trying again in" in run.error]) >= 2
+
+    wait_for(two_retries, timeout=40)
     assert not Datapoint.objects.filter(metric=metric).exists(), "no partial window"
     failed = _runs(metric, status="failed")
     assert all(words in run.error and "Trying again in" in run.error for run in failed[:2])

@@ -1,0 +1,295 @@
+"""Benchmark: sync throughput of a real worker against a plain `requests` loop (issue 4).
+
+    .venv/bin/python bench/sync_throughput.py [--metrics 200] [--concurrency 2] [--keep]
+
+On PostgreSQL (its own database ``metricbuilder_throughput_bench``, or SYNCS_BENCH_DATABASE_URL,
+dropped first and at the end unless ``--keep``) and Redis (SYNCS_BENCH_REDIS_URL, default
+``redis://127.0.0.1:6379/14``, on a queue of its own), with the sandbox in a process of its own
+(no latency, no rate limit):
+
+1. ``--metrics`` Vtiger metrics (new leads over the last 7 days: one page each), in use and
+   due; one dispatcher tick enqueues them all and a `celery worker --concurrency N` process
+   syncs them (render, fetch, evaluate, store, run record). Syncs per second, from the tick
+   to the last run's end.
+2. The same HTTP requests (the same rendered query, the same Basic auth) made by a plain
+   `requests` loop in this process, one after the other, parsing the JSON and nothing else.
+
+Prints progress, then one JSON object as the last line; ``ratio`` is (1) / (2), target >= 0.8.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+BENCH_URL = os.environ.get(
+    "SYNCS_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/metricbuilder_throughput_bench"
+)
+REDIS_URL = os.environ.get("SYNCS_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+BENCH_DB = urlsplit(BENCH_URL).path.lstrip("/")
+if not BENCH_DB.endswith("_bench"):
+    sys.exit(f"Refusing to use {BENCH_DB!r}: the benchmark's database name must end in _bench.")
+QUEUE = f"bench-syncs-{uuid.uuid4().hex[:8]}"
+os.environ.update(
+    DATABASE_URL=BENCH_URL,
+    CELERY_BROKER_URL=REDIS_URL,
+    CELERY_TASK_DEFAULT_QUEUE=QUEUE,
+    DEBUG="true",
+    ALLOW_PRIVATE_HOSTS="true",
+    DJANGO_SETTINGS_MODULE="config.settings",
+    LOG_LEVEL="WARNING",
+)
+
+import psycopg  # noqa: E402 - after the environment is set
+
+LEADS_QUERY = "SELECT createdtime FROM Leads WHERE createdtime >= '{{start}}' AND createdtime <= '{{end}}' ORDER BY id;"
+
+
+def _admin_url():
+    return urlunsplit(urlsplit(BENCH_URL)._replace(path="/postgres"))
+
+
+def recreate_database():
+    with psycopg.connect(_admin_url(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+
+
+def drop_database():
+    with psycopg.connect(_admin_url(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+
+
+def start_worker(log_path, concurrency, name, extra_env=None, db_reuse_max=None):
+    """A `celery worker` on the bench queue; ``db_reuse_max`` overrides CELERY_DB_REUSE_MAX for it."""
+    options = ["worker", "-Q", QUEUE, f"--concurrency={concurrency}", "--loglevel=INFO"]
+    options += os.environ.get("SYNCS_BENCH_WORKER_OPTIONS", "").split()
+    options += ["--without-gossip", "--without-mingle", "--without-heartbeat", "-n", name]
+    if db_reuse_max is None:
+        command = [sys.executable, "-m", "celery", "-A", "config", *options]
+    else:
+        # Celery's Django fix-up closes the database connection before and after every task
+        # unless CELERY_DB_REUSE_MAX is set; this measures the worker with it set.
+        code = (
+            "import sys, django; django.setup(); from django.conf import settings; "
+            f"settings.CELERY_DB_REUSE_MAX = {int(db_reuse_max)}; "
+            "from config.celery import app; app.worker_main(sys.argv[1:])"
+        )
+        command = [sys.executable, "-c", code, *options]
+    log = open(log_path, "w")  # noqa: SIM115 - closed by the caller through the process
+    process = subprocess.Popen(
+        command, env={**os.environ, **(extra_env or {})}, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
+    )
+    process.log_file = log
+    deadline = time.monotonic() + 60
+    while True:
+        text = Path(log_path).read_text()
+        if "ready." in text:
+            break
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            sys.exit(f"The worker did not start:\n{text[-3000:]}")
+        time.sleep(0.2)
+    return process
+
+
+class SandboxProcess:
+    """The sandbox in a process of its own (``python -m sandbox``), as a real API would be."""
+
+    def __init__(self, extra_args=()):
+        import socket
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        command = [sys.executable, "-m", "sandbox", "--port", str(self.port), "--quiet", *extra_args]
+        self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.rest_url = f"{self.url}/restapi/v1/vtiger/default"
+        import requests
+
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(f"{self.url}/_sandbox/info", timeout=1)
+                break
+            except requests.ConnectionError:
+                if time.monotonic() > deadline:
+                    sys.exit("The sandbox did not start.")
+                time.sleep(0.1)
+
+    def stats(self):
+        import requests
+
+        return requests.get(f"{self.url}/_sandbox/stats", timeout=5).json()
+
+    def reset(self):
+        import requests
+
+        requests.post(f"{self.url}/_sandbox/reset", timeout=5)
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def stop_worker(process):
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    process.log_file.close()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--metrics", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument(
+        "--db-reuse-max",
+        type=int,
+        default=None,
+        help="Run the worker with CELERY_DB_REUSE_MAX set to this (default: as the settings say).",
+    )
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+
+    recreate_database()
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+    import requests
+    from django.db.models import Max
+    from django.utils import timezone
+
+    from builder import pagination
+    from builder.models import Metric
+    from builder.preview import rendered_request
+    from connections.models import Connection
+    from sandbox import DEMO_ACCESS_KEY, DEMO_USERNAME
+    from syncs import dispatcher, engine
+    from syncs.models import Datapoint, MetricSync, SyncRun
+
+    server = SandboxProcess()
+    worker = None
+    try:
+        connection = Connection(
+            name="Bench CRM",
+            integration="vtiger",
+            base_url=server.rest_url,
+            auth_type="basic",
+            username=DEMO_USERNAME,
+            options={"data_timezone": "UTC"},
+        )
+        connection.set_secret("access_key", DEMO_ACCESS_KEY)
+        connection.save()
+        metrics = [
+            Metric.objects.create(
+                name=f"New leads {i}",
+                connection=connection,
+                endpoint="query",
+                params=[["query", LEADS_QUERY]],
+                pagination={"type": "vtiger"},
+                date_mode="field",
+                date_format="YYYY-MM-DD HH:mm:ss",
+                expression='result.{"value": 1, "date": createdtime}',
+                window_days=7,
+            )
+            for i in range(args.metrics)
+        ]
+        due = timezone.now() - timezone.timedelta(minutes=1)
+        MetricSync.objects.bulk_create(
+            [
+                MetricSync(metric=m, in_use=True, next_sync_at=due, definition_hash=engine.definition_hash(m))
+                for m in metrics
+            ]
+        )
+        print(f"Starting a worker (concurrency {args.concurrency})…", file=sys.stderr)
+        # The worker runs as in production: DEBUG off (Django would keep every query in memory).
+        worker = start_worker(
+            ROOT / ".local" / f"{QUEUE}.log",
+            args.concurrency,
+            f"{QUEUE}@%h",
+            extra_env={"DEBUG": "false"},
+            db_reuse_max=args.db_reuse_max,
+        )
+
+        print(f"Syncing {args.metrics} metrics through the worker…", file=sys.stderr)
+        wall_start = timezone.now()
+        started = time.perf_counter()
+        dispatcher.dispatch()
+        deadline = time.monotonic() + 600
+        while SyncRun.objects.exclude(status=SyncRun.Status.RUNNING).count() < args.metrics:
+            if time.monotonic() > deadline:
+                sys.exit("The worker did not finish within 10 minutes.")
+            time.sleep(0.05)
+        last_end = SyncRun.objects.aggregate(last=Max("finished_at"))["last"]
+        worker_s = (last_end - wall_start).total_seconds()
+        polled_s = time.perf_counter() - started
+        succeeded = SyncRun.objects.filter(status=SyncRun.Status.SUCCEEDED).count()
+        requests_sent = sum(SyncRun.objects.values_list("requests", flat=True))
+        datapoints = Datapoint.objects.count()
+
+        print("The same requests in a plain requests loop…", file=sys.stderr)
+        window = engine.rolling_window(metrics[0])
+        spec = {"endpoint": "query", "params": [["query", LEADS_QUERY]]}
+        endpoint, params, _headers, _body = rendered_request(spec, window, "UTC")
+        page = pagination.Pager({"type": "vtiger"}, endpoint, params).first()
+        url = f"{server.rest_url.rstrip('/')}/{page.endpoint}"
+        plain_rows = 0
+        loop_started = time.perf_counter()
+        for _ in range(requests_sent):
+            response = requests.get(url, params=page.params, auth=(DEMO_USERNAME, DEMO_ACCESS_KEY), timeout=30)
+            response.raise_for_status()
+            plain_rows += len(response.json()["result"])
+        loop_s = time.perf_counter() - loop_started
+
+        worker_rate = args.metrics / worker_s
+        loop_rate = args.metrics / loop_s  # the loop made exactly the requests the syncs made
+        result = {
+            "benchmark": "sync_throughput",
+            "metrics": args.metrics,
+            "worker_concurrency": args.concurrency,
+            "celery_db_reuse_max": args.db_reuse_max,
+            "succeeded": succeeded,
+            "requests": requests_sent,
+            "datapoints_stored": datapoints,
+            "datapoints_plain_loop": plain_rows,
+            "data_match": datapoints == plain_rows,
+            "worker_seconds": round(worker_s, 3),
+            "worker_seconds_polled": round(polled_s, 3),
+            "syncs_per_s": round(worker_rate, 2),
+            "plain_loop_seconds": round(loop_s, 3),
+            "plain_loop_syncs_per_s": round(loop_rate, 2),
+            "ratio": round(worker_rate / loop_rate, 3),
+            "target_ratio": 0.8,
+            "meets_target": worker_rate / loop_rate >= 0.8,
+            "database": "postgresql",
+            "broker": "redis",
+        }
+    finally:
+        if worker is not None:
+            stop_worker(worker)
+        server.stop()
+        from django.db import connections
+
+        connections.close_all()
+        if not args.keep:
+            drop_database()
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
