@@ -14,6 +14,20 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 PASSWORD = "correct-horse-battery-staple"
 
 
+def pytest_sessionfinish(session, exitstatus):
+    """With FORBID_SKIPS (CI), a run that skipped anything is not green."""
+    from config.env import env_bool
+
+    if not env_bool("FORBID_SKIPS", False) or exitstatus != 0:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if skipped:
+        reporter.ensure_newline()
+        reporter.write_line(f"FORBID_SKIPS is set and {len(skipped)} test(s) were skipped: failing the run.", red=True)
+        session.exitstatus = 1
+
+
 @pytest.fixture(autouse=True)
 def _test_settings(settings, tmp_path):
     # The sandbox listens on loopback; tests of the egress rules turn this off again.
