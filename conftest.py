@@ -23,7 +23,7 @@ def pytest_sessionfinish(session, exitstatus):
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     skipped = reporter.stats.get("skipped", []) if reporter else []
     if skipped:
-        reporter.ensure_newline()
+        reporter.write("\n")
         reporter.write_line(f"FORBID_SKIPS is set and {len(skipped)} test(s) were skipped: failing the run.", red=True)
         session.exitstatus = 1
 
