@@ -43,7 +43,7 @@ from django.test.utils import setup_test_environment, teardown_test_environment 
 
 from builder import preview  # noqa: E402
 from builder.dates import find_records  # noqa: E402
-from builder.views.wizard import evaluation  # noqa: E402
+from builder.steps import evaluation  # noqa: E402
 from builder.wizard_drafts import new_draft  # noqa: E402
 from connections.models import Connection  # noqa: E402
 from sandbox import DEMO_ACCESS_KEY, DEMO_USERNAME  # noqa: E402

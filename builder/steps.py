@@ -1,0 +1,396 @@
+"""What each wizard step stores on a draft and derives from it, without request objects.
+
+The views in ``builder.views.wizard`` read the forms and render; everything about the
+draft itself lives here: the request step's rows and the VTQL helper, the placeholder
+preview, the date candidates, the live JSONata evaluation and the checks before Save.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+from builder import dates, definitions, keyvalue, pagination, placeholders, preview, transform, vtql
+from builder.forms import CUSTOM_FORMAT, RequestForm
+from builder.models import DateMode, Draft
+from builder.wizard_drafts import WIZARD_KEY, clean_definition
+from connections.client import Client
+from connections.errors import ConnectionProblem
+from connections.models import Connection
+
+VTIGER_INTEGRATIONS = (Connection.Integration.VTIGER, Connection.Integration.VTIGER_SELFHOSTED)
+DATAPOINT_ROWS = 100
+
+
+def connection_by_uuid(uuid_text) -> Connection | None:
+    if not uuid_text:
+        return None
+    try:
+        return Connection.objects.filter(uuid=uuid_text).first()
+    except (ValueError, TypeError, ValidationError):  # a malformed uuid posted by hand
+        return None
+
+
+def wizard_state(draft: Draft) -> dict:
+    return draft.definition.setdefault(WIZARD_KEY, {})
+
+
+def is_vtiger(connection: Connection | None) -> bool:
+    return connection is not None and connection.integration in VTIGER_INTEGRATIONS
+
+
+def rows_of(definition: dict, kind: str) -> list[keyvalue.Row]:
+    return keyvalue.from_pairs((definition.get("request") or {}).get(kind) or [])
+
+
+def request_initial(draft: Draft) -> dict:
+    definition = draft.definition
+    req = definition.get("request") or {}
+    state = definition.get(WIZARD_KEY, {})
+    body = req.get("body")
+    body_text = state.get("body_text")
+    if body_text is None:
+        body_text = "" if body is None else json.dumps(body, indent=2)
+    spec = dict(req.get("pagination") or {"type": "none"})
+    kind = spec.pop("type", "none")
+    return {
+        "connection": definition.get("connection", ""),
+        "endpoint": req.get("endpoint", ""),
+        "method": req.get("method", "GET"),
+        "body": body_text,
+        "pagination": kind,
+        "pagination_options": json.dumps(spec) if spec else "",
+        "preview_range": draft.preview_range,
+    }
+
+
+def store_request(draft: Draft, data, rows, header_rows, connection: Connection | None) -> None:
+    """Keep what was posted on the draft, valid or not."""
+    definition = draft.definition
+    req = definition.setdefault("request", {})
+    state = wizard_state(draft)
+    if connection is not None:
+        definition["connection"] = str(connection.uuid)
+    req["endpoint"] = (data.get("endpoint") or "").strip()
+    req["method"] = (data.get("method") or "GET").upper()
+    req["params"] = [[row.key, row.value] for row in rows]
+    req["headers"] = [[row.key, row.value] for row in header_rows]
+    body_text = data.get("body") or ""
+    state["body_text"] = body_text
+    try:
+        req["body"] = json.loads(body_text) if body_text.strip() else None
+    except ValueError:
+        req["body"] = None
+    kind = data.get("pagination") or "none"
+    try:
+        options = json.loads(data.get("pagination_options") or "{}")
+    except ValueError:
+        options = {}
+    req["pagination"] = {"type": kind, **(options if isinstance(options, dict) else {})}
+    if data.get("preview_range") in placeholders.PREVIEW_PRESETS:
+        draft.preview_range = data["preview_range"]
+    vtql_state = state.setdefault("vtql", {})
+    for name in ("module", "date_field", "condition"):
+        if f"vtql_{name}" in data:
+            vtql_state[name] = data.get(f"vtql_{name}", "")
+    if "vtql_module" in data:
+        vtql_state["fields_selected"] = data.getlist("vtql_fields")
+
+
+def apply_cleaned_request(draft: Draft, form: RequestForm) -> None:
+    cleaned = form.cleaned_data
+    req = draft.definition["request"]
+    req["endpoint"] = cleaned["endpoint"]
+    req["method"] = cleaned["method"]
+    req["params"] = [list(pair) for pair in keyvalue.to_pairs(form.rows)]
+    req["headers"] = [list(pair) for pair in keyvalue.to_pairs(form.header_rows)] if form.takes_headers else []
+    req["body"] = cleaned["body"] if cleaned["method"] == "POST" else None
+    req["pagination"] = {"type": cleaned["pagination"], **cleaned["pagination_options"]}
+
+
+def vtql_load(draft: Draft, connection: Connection, what: str) -> str | None:
+    """Fetch listtypes or describe for the VTQL helper and keep them on the draft; an error message or None."""
+    state = wizard_state(draft).setdefault("vtql", {})
+    try:
+        with Client(connection) as client:
+            if what == "modules":
+                response = client.request("GET", "listtypes")
+                state["modules"] = [[m.name, m.label] for m in vtql.modules_from_listtypes(response.data)]
+                state["modules_for"] = str(connection.uuid)
+            else:
+                module = state.get("module") or ""
+                if not module:
+                    return "Choose a module first."
+                response = client.request("GET", "describe", params=[("elementType", module)])
+                fields = vtql.fields_from_describe(response.data)
+                state["fields"] = [
+                    {
+                        "name": f.name,
+                        "label": f.label,
+                        "type": f.type,
+                        "is_date": f.is_date,
+                        "picklist": [[c.value, c.label] for c in f.picklist_values],
+                    }
+                    for f in fields
+                ]
+                state["fields_for"] = module
+                state.setdefault("fields_selected", [])
+    except ConnectionProblem as problem:
+        return problem.message
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def vtql_write(draft: Draft, rows: list[keyvalue.Row]) -> tuple[list[keyvalue.Row], str | None]:
+    """Write the helper's query into the ``query`` row; (rows, error message or None)."""
+    state = wizard_state(draft).get("vtql", {})
+    module = state.get("module") or ""
+    fields = {f["name"]: f for f in state.get("fields") or []}
+    if not module or state.get("fields_for") != module:
+        return rows, "Choose a module and load its fields first."
+    selected = [name for name in state.get("fields_selected") or [] if name in fields]
+    date_field = state.get("date_field") or ""
+    conditions = []
+    condition = state.get("condition") or ""
+    if condition:
+        name, _, value = condition.partition("=")
+        if name in fields:
+            conditions.append((name, "=", value))
+    date_kind = "date"
+    if date_field:
+        if date_field not in fields or not fields[date_field]["is_date"]:
+            return rows, f"{date_field} is not a date field of {module}."
+        date_kind = fields[date_field]["type"] if fields[date_field]["type"] in vtql.DATE_FORMATS else "date"
+    try:
+        query = vtql.build_query(module, selected, date_field or None, date_kind, conditions)
+    except ValueError as exc:
+        return rows, str(exc)
+    out, placed = [], False
+    for row in rows:
+        if row.key == "query" and not placed:
+            out.append(keyvalue.Row("query", query))
+            placed = True
+        elif row.key != "query":
+            out.append(row)
+    if not placed:
+        out.insert(0, keyvalue.Row("query", query))
+    draft.definition["request"]["pagination"] = {"type": "vtiger"}
+    return out, None
+
+
+def vtql_context(draft: Draft, connection: Connection | None) -> dict | None:
+    req = draft.definition.get("request") or {}
+    if not is_vtiger(connection) or (req.get("endpoint") or "").strip() != "query":
+        return None
+    state = wizard_state(draft).get("vtql", {})
+    fields = state.get("fields") if state.get("fields_for") == state.get("module") else None
+    return {
+        "modules": state.get("modules") if state.get("modules_for") == str(connection.uuid) else None,
+        "module": state.get("module", ""),
+        "fields": fields or [],
+        "date_fields": [f for f in fields or [] if f["is_date"]],
+        "picklists": [f for f in fields or [] if f["picklist"]],
+        "selected": set(state.get("fields_selected") or []),
+        "date_field": state.get("date_field", ""),
+        "condition": state.get("condition", ""),
+        "error": state.get("error"),
+    }
+
+
+def vtql_hints(draft: Draft, connection: Connection | None) -> list[str]:
+    """Obvious mistakes in the query parameter of a Vtiger ``query`` call (a hint: Vtiger has the last word)."""
+    req = draft.definition.get("request") or {}
+    if not is_vtiger(connection) or (req.get("endpoint") or "").strip() != "query":
+        return []
+    query = next((value for key, value in req.get("params") or [] if key == "query"), "")
+    if not query.strip():
+        return []
+    state = wizard_state(draft).get("vtql", {})
+    modules = [name for name, _ in state.get("modules") or []] or None
+    return vtql.check_syntax(query, modules)
+
+
+def placeholder_preview(draft: Draft, connection: Connection | None, tz: str) -> dict:
+    """The preview range and the request as the placeholders render it (or the first error)."""
+    zone = connection.data_timezone if connection else "UTC"
+    window = placeholders.preview_window(draft.preview_range, tz)
+    req = draft.definition.get("request") or {}
+    used = placeholders.find(req)
+    out: dict[str, Any] = {
+        "start": dates.display(window.start, tz),
+        "end": dates.display(window.end, tz),
+        "zone": str(zone),
+        "used": bool(used),
+        "rendered": [],
+    }
+    if not used:
+        return out
+    try:
+        endpoint, params, headers, body = preview.rendered_request(req, window, zone)
+    except placeholders.PlaceholderError as exc:
+        out["error"] = exc.message
+        return out
+    rendered = [("Endpoint", endpoint)] + [(f"{k}", v) for k, v in params] + [(f"Header {k}", v) for k, v in headers]
+    if body is not None:
+        rendered.append(("Body", json.dumps(body)))
+    out["rendered"] = [(label, value) for label, value in rendered if value]
+    return out
+
+
+def date_candidates(draft: Draft, naive_tz: str, tz: str) -> list[dict]:
+    if draft.response is None:
+        return []
+    out = []
+    for candidate in dates.detect(draft.response, naive_tz=naive_tz):
+        out.append(
+            {
+                "path": candidate.path,
+                "format": candidate.format,
+                "format_label": dates.FORMAT_LABELS.get(candidate.format, candidate.format),
+                "raw": candidate.sample,
+                "utc": dates.display(candidate.parsed, UTC),
+                "local": dates.display(candidate.parsed, tz),
+            }
+        )
+    return out
+
+
+def date_initial(draft: Draft) -> dict:
+    spec = draft.definition.get("date") or {}
+    fmt = spec.get("format") or ""
+    custom = bool(fmt) and fmt not in dates.FORMATS
+    return {
+        "mode": spec.get("mode") or DateMode.NONE,
+        "field": spec.get("field") or "",
+        "format": CUSTOM_FORMAT if custom else fmt,
+        "custom_format": fmt if custom else "",
+        "timezone": spec.get("timezone") or "UTC",
+    }
+
+
+def store_date(draft: Draft, data) -> None:
+    spec = draft.definition.setdefault("date", {})
+    spec["mode"] = data.get("mode") or spec.get("mode") or DateMode.NONE
+    spec["field"] = (data.get("field") or "").strip()
+    fmt = data.get("format") or ""
+    spec["format"] = (data.get("custom_format") or "").strip() if fmt == CUSTOM_FORMAT else fmt
+    spec["timezone"] = (data.get("timezone") or "").strip() or spec.get("timezone") or "UTC"
+
+
+def field_preview(draft: Draft, spec: dict, tz: str) -> dict:
+    """The first values of the chosen field read in the chosen format: raw, UTC, the analyst's zone."""
+    _, records = dates.find_records(draft.response)
+    rows = []
+    for record in records[:5]:
+        value = pagination.get_path(record, spec["field"]) if isinstance(record, dict) else None
+        try:
+            shown = dates.preview(value, spec["format"], spec.get("timezone") or "UTC", tz)
+            rows.append({"raw": shown.raw, "utc": shown.utc, "local": shown.local})
+        except (dates.DateParseError, ValueError) as exc:
+            rows.append({"raw": "" if value is None else str(value), "error": str(exc)})
+    return {"field": spec["field"], "rows": rows}
+
+
+def suggestion(draft: Draft) -> str:
+    spec = draft.definition.get("date") or {}
+    connection = connection_by_uuid(draft.definition.get("connection"))
+    if draft.response is not None:
+        records_path, records = dates.find_records(draft.response)
+    else:
+        records_path, records = ("result" if is_vtiger(connection) else None), []
+    date_field = spec.get("field") if spec.get("mode") == DateMode.FIELD else None
+    numeric = [name for name in transform.numeric_fields(records) if name != date_field]
+    value_field = numeric[0] if numeric else None
+    try:
+        return transform.suggest_expression(records_path, value_field, date_field)
+    except ValueError:
+        return transform.suggest_expression(records_path, None, None, "count")
+
+
+def result_text(result: Any, limit: int = 20_000) -> str:
+    """The result as indented JSON, its first items only: indenting makes json use its slow encoder."""
+    shown, more = result, 0
+    if isinstance(result, list) and len(result) > DATAPOINT_ROWS:
+        shown, more = list(result[:DATAPOINT_ROWS]), len(result) - DATAPOINT_ROWS
+    text = json.dumps(shown, ensure_ascii=False, indent=2, default=lambda _: "<function>")
+    if len(text) > limit:
+        text = text[:limit] + "\n…"
+    return text + (f"\n… and {more:,} more items" if more else "")
+
+
+def evaluation(draft: Draft, expression: str, tz: str) -> dict:
+    """Evaluate against the stored response (never upstream): result, datapoints, or the error."""
+    out: dict[str, Any] = {"expression": expression}
+    if draft.response is None:
+        out["error"] = {
+            "code": "NO_RESPONSE",
+            "message": "There is no response to evaluate yet: go back to step 1 and press Send request.",
+        }
+        return out
+    spec = draft.definition.get("date") or {}
+    mode = spec.get("mode") or "none"
+    size = (draft.response_meta or {}).get("size_bytes")
+    try:
+        # The response already passed the client's size cap; its size on the wire stands in for
+        # measuring it again (a 5 MB response costs ~30 ms to serialise just to be measured).
+        result = transform.evaluate(
+            expression,
+            draft.response,
+            max_input_bytes=max(transform.DEFAULT_MAX_INPUT_BYTES, preview.preview_max_bytes()),
+            input_bytes=size if isinstance(size, int) and size > 0 else None,
+        )
+    except transform.ExpressionError as exc:
+        out["error"] = {"code": exc.code, "message": exc.message, "position": exc.position}
+        return out
+    out["result"] = result_text(result)
+    try:
+        points = transform.to_datapoints(result, mode)
+    except transform.ShapeError as exc:
+        out["error"] = {"code": "SHAPE", "message": str(exc), "position": None}
+        return out
+    rows = []
+    for point in points[:DATAPOINT_ROWS]:
+        row = {"value": point.value, "dimension": point.dimension, "date": "", "raw_date": point.date}
+        if mode == DateMode.FIELD and point.date is not None:
+            try:
+                moment = dates.parse(point.date, spec.get("format") or dates.ISO, spec.get("timezone") or "UTC")
+                row["date"] = dates.display(moment, tz)
+            except (dates.DateParseError, ValueError) as exc:
+                row["date_error"] = str(exc)
+        elif mode == DateMode.DYNAMIC:
+            row["date"] = "the time of each sync"
+        rows.append(row)
+    out["datapoints"] = rows
+    out["count"] = len(points)
+    out["total"] = sum(point.value for point in points)
+    out["more"] = max(0, len(points) - DATAPOINT_ROWS)
+    return out
+
+
+def name_initial(draft: Draft) -> dict:
+    definition = draft.definition
+    return {key: definition.get(key, "") for key in ("name", "description", "aggregation", "number_format")} | {
+        "favourable_trend": definition.get("favourable_trend") or "up"
+    }
+
+
+def store_name(draft: Draft, data) -> None:
+    for key in ("name", "description", "aggregation", "number_format", "favourable_trend"):
+        if key in data:
+            draft.definition[key] = data.get(key, "").strip() if key == "name" else data.get(key, "")
+
+
+def definition_errors(draft: Draft) -> tuple[dict, list[tuple[str, str]]]:
+    definition = clean_definition(draft.definition)
+    request_spec = definition.get("request") or {}
+    # Empty Key/Value rows are kept in the draft while editing; they are not part of a metric.
+    for kind in ("params", "headers"):
+        request_spec[kind] = [pair for pair in request_spec.get(kind) or [] if pair[0] or pair[1]]
+    spec = definition.get("date") or {}
+    if not spec.get("field"):
+        spec.pop("field", None)
+    return definitions.validate(definition, connection_lookup=definitions.by_uuid)
