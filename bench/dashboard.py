@@ -39,17 +39,16 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-BENCH_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/metricbuilder_bench")
+import benchdb  # noqa: E402 - bench/ is this script's folder
+
+BENCH_URL = benchdb.bench_url("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/metricbuilder_bench")
 BENCH_DB = urlsplit(BENCH_URL).path.lstrip("/")
-if not BENCH_DB.endswith("_bench"):
-    sys.exit(f"Refusing to use {BENCH_DB!r}: the benchmark's database name must end in _bench.")
 os.environ["DATABASE_URL"] = BENCH_URL
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-import psycopg  # noqa: E402 - after the environment is set
 
 ZONE = "America/New_York"
 METRICS = 50
@@ -69,15 +68,6 @@ def percentile(values, fraction):
 
 def ms(seconds):
     return round(seconds * 1000, 2)
-
-
-def recreate_database(drop_only=False):
-    parts = urlsplit(BENCH_URL)
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        if not drop_only:
-            conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
 
 
 def setup_schema():
@@ -257,7 +247,7 @@ def main():
     if not BENCH_URL.startswith(("postgres://", "postgresql://")):
         sys.exit("The dashboard benchmark runs on PostgreSQL only (BENCH_DATABASE_URL).")
     log(f"Creating the database {BENCH_DB} ...")
-    recreate_database()
+    benchdb.recreate(BENCH_URL)
     try:
         import django
 
@@ -315,7 +305,7 @@ def main():
         connection.close()
     finally:
         if not options.keep:
-            recreate_database(drop_only=True)
+            benchdb.drop(BENCH_URL)
     print(json.dumps(result))
 
 

@@ -23,16 +23,14 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-BENCH_URL = os.environ.get(
+import benchdb  # noqa: E402 - bench/ is this script's folder
+
+BENCH_URL = benchdb.bench_url(
     "SYNCS_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/metricbuilder_dispatch_bench"
 )
 REDIS_URL = os.environ.get("SYNCS_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
-BENCH_DB = urlsplit(BENCH_URL).path.lstrip("/")
-if not BENCH_DB.endswith("_bench"):
-    sys.exit(f"Refusing to use {BENCH_DB!r}: the benchmark's database name must end in _bench.")
 QUEUE = f"bench-dispatch-{uuid.uuid4().hex[:8]}"
 os.environ.update(
     DATABASE_URL=BENCH_URL,
@@ -43,23 +41,6 @@ os.environ.update(
     LOG_LEVEL="WARNING",
 )
 
-import psycopg  # noqa: E402 - after the environment is set
-
-
-def recreate_database():
-    parts = urlsplit(BENCH_URL)
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-
-
-def drop_database():
-    parts = urlsplit(BENCH_URL)
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -67,7 +48,7 @@ def main():
     parser.add_argument("--keep", action="store_true", help="Keep the database afterwards.")
     args = parser.parse_args()
 
-    recreate_database()
+    benchdb.recreate(BENCH_URL)
     import django
 
     django.setup()
@@ -159,7 +140,7 @@ def main():
 
         connections.close_all()
         if not args.keep:
-            drop_database()
+            benchdb.drop(BENCH_URL)
     print(json.dumps(result))
 
 

@@ -34,7 +34,7 @@ def main():
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
 
-    common.recreate_database()
+    common.benchdb.recreate(common.BENCH_URL)
     import django
 
     django.setup()
@@ -135,7 +135,7 @@ def main():
 
         connections.close_all()
         if not args.keep:
-            common.drop_database()
+            common.benchdb.drop(common.BENCH_URL)
     print(json.dumps(result))
 
 

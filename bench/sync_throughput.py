@@ -25,17 +25,15 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-BENCH_URL = os.environ.get(
+import benchdb  # noqa: E402 - bench/ is this script's folder
+
+BENCH_URL = benchdb.bench_url(
     "SYNCS_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/metricbuilder_throughput_bench"
 )
 REDIS_URL = os.environ.get("SYNCS_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
-BENCH_DB = urlsplit(BENCH_URL).path.lstrip("/")
-if not BENCH_DB.endswith("_bench"):
-    sys.exit(f"Refusing to use {BENCH_DB!r}: the benchmark's database name must end in _bench.")
 QUEUE = f"bench-syncs-{uuid.uuid4().hex[:8]}"
 os.environ.update(
     DATABASE_URL=BENCH_URL,
@@ -47,24 +45,8 @@ os.environ.update(
     LOG_LEVEL="WARNING",
 )
 
-import psycopg  # noqa: E402 - after the environment is set
 
 LEADS_QUERY = "SELECT createdtime FROM Leads WHERE createdtime >= '{{start}}' AND createdtime <= '{{end}}' ORDER BY id;"
-
-
-def _admin_url():
-    return urlunsplit(urlsplit(BENCH_URL)._replace(path="/postgres"))
-
-
-def recreate_database():
-    with psycopg.connect(_admin_url(), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-
-
-def drop_database():
-    with psycopg.connect(_admin_url(), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
 
 
 def start_worker(log_path, concurrency, name, extra_env=None, db_reuse_max=None):
@@ -162,7 +144,7 @@ def main():
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
 
-    recreate_database()
+    benchdb.recreate(BENCH_URL)
     import django
 
     django.setup()
@@ -287,7 +269,7 @@ def main():
 
         connections.close_all()
         if not args.keep:
-            drop_database()
+            benchdb.drop(BENCH_URL)
     print(json.dumps(result))
 
 
