@@ -242,10 +242,9 @@ class Heartbeat:
     """
 
     def __init__(self, metric_id, token, run_id=None, every_s=None):
-        from syncs import conf
 
         self.metric_id, self.token, self.run_id = metric_id, token, run_id
-        self.every_s = every_s if every_s is not None else min(1.0, conf.stale_seconds() / 4)
+        self.every_s = every_s if every_s is not None else min(1.0, settings.SYNC_STALE_SECONDS / 4)
         self.last = time.monotonic()
 
     def __call__(self, fetched):

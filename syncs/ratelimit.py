@@ -24,10 +24,10 @@ import threading
 import time
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from connections.errors import ConnectionProblem
-from syncs import conf
 
 logger = logging.getLogger(__name__)
 
@@ -231,7 +231,7 @@ _stores_lock = threading.Lock()
 
 
 def store() -> _Store:
-    url = conf.ratelimit_url()
+    url = _store_url()
     with _stores_lock:
         if url not in _stores:
             _stores[url] = RedisStore(url) if url else DatabaseStore()
@@ -292,3 +292,11 @@ class BudgetWait(Exception):
 
 def for_connection(connection, **kwargs) -> ConnectionLimiter:
     return ConnectionLimiter(connection, **kwargs)
+
+
+def _store_url():
+    """Where the buckets live: SYNC_RATELIMIT_URL, else the broker when it is Redis, else "" (the database)."""
+    if settings.SYNC_RATELIMIT_URL:
+        return settings.SYNC_RATELIMIT_URL
+    broker = str(settings.CELERY_BROKER_URL or "")
+    return broker if broker.startswith(("redis://", "rediss://")) else ""

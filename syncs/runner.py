@@ -19,13 +19,14 @@ import random
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from builder.models import Metric
 from connections import services as connection_services
 from connections.errors import RateLimited
-from syncs import conf, engine, ratelimit, services
+from syncs import engine, ratelimit, services
 from syncs.engine import SyncFailed
 from syncs.errors import LeaseLost
 from syncs.models import MetricSync, SyncRun
@@ -53,8 +54,8 @@ def backoff(attempt: int, problem=None) -> float:
         else:
             wait = float(problem.retry_after or 60)
         return max(1.0, wait) + random.uniform(0, 1.0)
-    base = conf.retry_base() * (2 ** (attempt - 1))
-    return min(conf.retry_max(), base) * random.uniform(0.5, 1.5)
+    base = settings.SYNC_RETRY_BASE_SECONDS * (2 ** (attempt - 1))
+    return min(settings.SYNC_RETRY_MAX_SECONDS, base) * random.uniform(0.5, 1.5)
 
 
 def _load(metric_id):
@@ -157,9 +158,9 @@ def _failed(metric, token, kind, attempt, failure, next_sync_at) -> Outcome:
         services.pause_connection_metrics(connection, reason)
         services.release(metric.pk, token, next_sync_at)
         return Outcome("paused", run=run)
-    if failure.transient and attempt <= conf.max_retries():
+    if failure.transient and attempt <= settings.SYNC_MAX_RETRIES:
         wait = backoff(attempt, failure.problem)
-        run.error = f"{run.error} Trying again in {wait:.0f} s (retry {attempt} of {conf.max_retries()})."
+        run.error = f"{run.error} Trying again in {wait:.0f} s (retry {attempt} of {settings.SYNC_MAX_RETRIES})."
         run.save(update_fields=["error"])
         services.hold_for_retry(metric.pk, token)
         return Outcome("retry", run=run, retry_in=wait)

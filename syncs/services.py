@@ -19,12 +19,12 @@ import logging
 import uuid
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from syncs import conf
 from syncs.models import MetricSync, Notification, SyncRun
 from syncs.signals import metric_paused
 
@@ -44,8 +44,8 @@ def state_for(metric) -> MetricSync:
 
 
 def _dead(now):
-    stale = now - timedelta(seconds=conf.stale_seconds())
-    never_started = now - timedelta(seconds=conf.claim_ttl_seconds())
+    stale = now - timedelta(seconds=settings.SYNC_STALE_SECONDS)
+    never_started = now - timedelta(seconds=settings.SYNC_CLAIM_TTL_SECONDS)
     return Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True, claimed_at__lt=never_started)
 
 
@@ -77,12 +77,12 @@ def holder_alive(state, now=None) -> bool:
         return False
     now = now or timezone.now()
     if state.heartbeat_at is not None:
-        return state.heartbeat_at >= now - timedelta(seconds=conf.stale_seconds())
-    return state.claimed_at is not None and state.claimed_at >= now - timedelta(seconds=conf.claim_ttl_seconds())
+        return state.heartbeat_at >= now - timedelta(seconds=settings.SYNC_STALE_SECONDS)
+    return state.claimed_at is not None and state.claimed_at >= now - timedelta(seconds=settings.SYNC_CLAIM_TTL_SECONDS)
 
 
 def interval(metric) -> timedelta:
-    return timedelta(minutes=max(int(metric.interval_minutes or 60), conf.min_interval_minutes()))
+    return timedelta(minutes=max(int(metric.interval_minutes or 60), settings.SYNC_MIN_INTERVAL_MINUTES))
 
 
 # ---------------------------------------------------------------- pausing and telling people
@@ -154,7 +154,7 @@ def record_failure(metric, run) -> bool:
     state.consecutive_failures += 1
     state.last_error = run.error
     state.save(update_fields=["consecutive_failures", "last_error", "updated_at"])
-    limit = conf.max_failures()
+    limit = settings.SYNC_MAX_FAILURES
     if state.consecutive_failures >= limit:
         reason = f"its last {state.consecutive_failures} syncs failed. The last error: {run.error}"
         return pause(metric, reason, PausedBy.FAILURES, tell_owner=True)
@@ -182,7 +182,7 @@ STUCK_MESSAGE = (
 def reap(now=None) -> dict:
     """Close runs stuck in "running" whose worker is gone, and free dead leases so the metric syncs again."""
     now = now or timezone.now()
-    stale = now - timedelta(seconds=conf.stale_seconds())
+    stale = now - timedelta(seconds=settings.SYNC_STALE_SECONDS)
     closed = 0
     for run in SyncRun.objects.filter(status=SyncRun.Status.RUNNING, started_at__lt=stale).select_related("metric"):
         state = MetricSync.objects.filter(metric_id=run.metric_id).first()
@@ -208,7 +208,7 @@ def _restart_stalled_backfills(now):
     """A backfill whose next step was lost (a broker restart) gets a new one."""
     from syncs.tasks import backfill_metric
 
-    quiet_since = now - timedelta(seconds=2 * conf.stale_seconds())
+    quiet_since = now - timedelta(seconds=2 * settings.SYNC_STALE_SECONDS)
     stalled = []
     candidates = MetricSync.objects.filter(
         in_use=True, status=Status.ACTIVE, claimed_by="", updated_at__lt=quiet_since

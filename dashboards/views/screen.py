@@ -31,7 +31,9 @@ def metrics_screen(request):
         .order_by("name")
     )
     summaries = reading.summarise_many(on_screen, current)
-    context = {"form": form, "range": current, "summaries": summaries, "has_metrics": Metric.objects.exists()}
+    # Only the empty state needs to know whether any metric exists at all.
+    has_metrics = bool(summaries) or Metric.objects.exists()
+    context = {"form": form, "range": current, "summaries": summaries, "has_metrics": has_metrics}
     if request.htmx:
         return render(request, "dashboards/screen.html#tiles", context)
     return render(request, "dashboards/screen.html", context)
