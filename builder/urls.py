@@ -14,6 +14,7 @@ urlpatterns = [
     path("drafts/<uuid:draft>/evaluate/", wizard.evaluate, name="evaluate"),
     path("drafts/<uuid:draft>/name/", wizard.name_step, name="name"),
     path("drafts/<uuid:draft>/save/", wizard.save, name="save"),
+    path("drafts/<uuid:draft>/discard/", wizard.discard, name="discard"),
     # Saved metrics.
     path("metrics/", metrics.metric_list, name="metric_list"),
     path("metrics/<uuid:uuid>/", metrics.metric_detail, name="metric"),

@@ -223,6 +223,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "metricbuilder")
 CELERY_BEAT_SCHEDULE = {
     "retest-failing-connections": {"task": "connections.retest_failing", "schedule": 600.0},
+    "purge-stale-drafts": {"task": "builder.purge_stale_drafts", "schedule": 24 * 3600.0},
     # Claims the due metrics and enqueues one sync each (syncs.dispatcher).
     "dispatch-due-syncs": {"task": "syncs.dispatch", "schedule": 60.0},
     # Closes runs stuck in "running" after their worker died, and frees their leases.
@@ -230,6 +231,9 @@ CELERY_BEAT_SCHEDULE = {
     # Emails the scorecards whose local sending hour has come (dashboards.scorecards.is_due).
     "send-due-scorecards": {"task": "dashboards.send_scorecards", "schedule": 900.0},
 }
+
+# Wizard drafts untouched this long are deleted (a stored response can be megabytes).
+DRAFT_MAX_AGE_DAYS = env_int("DRAFT_MAX_AGE_DAYS", 30, minimum=1)
 
 # Syncs (see the README): retries, pausing, leases and the shared rate limiter.
 SYNC_MAX_RETRIES = env_int("SYNC_MAX_RETRIES", 4, minimum=0)

@@ -8,6 +8,8 @@ and Back keeps everything.
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.contrib import messages
 from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
@@ -90,13 +92,28 @@ def start(request):
             return render(
                 request,
                 "builder/wizard/start.html",
-                {"connections": connections, "drafts": drafts, "error": "Choose a connection to start from."},
+                {
+                    "connections": connections,
+                    "drafts": drafts,
+                    "draft_max_age_days": settings.DRAFT_MAX_AGE_DAYS,
+                    "error": "Choose a connection to start from.",
+                },
                 status=400,
             )
         draft = new_draft(request.user, connection)
         return HttpResponseRedirect(_step_url("request", draft))
     drafts = Draft.objects.filter(owner=request.user).select_related("metric").order_by("-updated_at")[:20]
-    return render(request, "builder/wizard/start.html", {"connections": connections, "drafts": drafts})
+    context = {"connections": connections, "drafts": drafts, "draft_max_age_days": settings.DRAFT_MAX_AGE_DAYS}
+    return render(request, "builder/wizard/start.html", context)
+
+
+@member_required
+@require_POST
+def discard(request, draft):
+    """Throw a draft away; a metric it was editing stays as it was saved."""
+    _draft(request, draft).delete()
+    messages.success(request, "Draft discarded.")
+    return HttpResponseRedirect(reverse("builder:start"))
 
 
 # ---------------------------------------------------------------- step 1: Prepare API Request
