@@ -16,7 +16,9 @@ connections.integrations.<module>.send(), which calls `Client.send()`.
 import http.cookiejar
 import json
 import logging
+import os
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -129,6 +131,26 @@ class Credentials:
         return {name for name, _ in self.params}
 
 
+_pools = threading.local()
+
+
+def _shared_adapter(allow_private):
+    """This thread's connection pool, one per egress rule: keep-alive across requests and clients.
+
+    A worker's syncs of one API reuse its open connections instead of a TCP connect each. Each
+    new connection still passes the peer-address check (``egress.GuardedAdapter``), and every
+    request still passes ``egress.check_url``. Per thread (requests does not promise that its
+    adapters are thread-safe) and per process (a forked worker must not use its parent's sockets).
+    """
+    pid = os.getpid()
+    if getattr(_pools, "pid", None) != pid:
+        _pools.pid, _pools.adapters = pid, {}
+    adapter = _pools.adapters.get(allow_private)
+    if adapter is None:
+        adapter = _pools.adapters[allow_private] = egress.GuardedAdapter(allow_private=allow_private, max_retries=0)
+    return adapter
+
+
 def _session(allow_private):
     session = requests.Session()
     # No proxies or .netrc from the environment: a proxy would hide the real peer
@@ -137,7 +159,7 @@ def _session(allow_private):
     # Stateless: a cookie a server set during one request would make the next one
     # behave differently from a fresh sync (and could act as a credential).
     session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-    adapter = egress.GuardedAdapter(allow_private=allow_private, max_retries=0)
+    adapter = _shared_adapter(allow_private)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
@@ -251,7 +273,9 @@ class Client:
         self.close()
 
     def close(self):
-        self.session.close()
+        # Nothing to close: the session's connection pool is the thread's (``_shared_adapter``),
+        # kept open for the next client. The session itself holds no cookies or sockets.
+        pass
 
     def __repr__(self):
         return f"<Client for {self.connection.name!r}>"

@@ -15,6 +15,7 @@ state are updated in the same transaction.
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from syncs.errors import DefinitionChanged, LeaseLost
@@ -56,15 +57,36 @@ def store(
         else:
             moment = stamp
         rows.append(Datapoint(metric=metric, timestamp=moment, value=value, dimension=dimension, synced_at=now))
+    changes = {"last_synced_at": now, "last_error": "", "consecutive_failures": 0, "updated_at": now}
+    if expected_hash:
+        changes["definition_hash"] = expected_hash
+    if backfill_index is not None:
+        # One step further only if this is the step the state expects (not a repeated one).
+        step = When(backfill_done_windows=backfill_index, then=Value(backfill_index + 1))
+        changes["backfill_done_windows"] = Case(
+            step, default=F("backfill_done_windows"), output_field=MetricSync._meta.get_field("backfill_done_windows")
+        )
+    if release and token:
+        changes.update(claimed_by="", claimed_at=None, heartbeat_at=None)
+        if next_sync_at is not None:
+            changes["next_sync_at"] = next_sync_at
+    # Only while the sync holds the lease and the definition is the one it started with (or
+    # none was recorded yet): checked and written in one conditional UPDATE, which also locks
+    # the row until the end of the transaction, as ``select_for_update`` did.
+    guard = Q(metric=metric)
+    if token:
+        guard &= Q(claimed_by=token)
+    if expected_hash:
+        guard &= Q(definition_hash=expected_hash) | Q(definition_hash="")
     with transaction.atomic():
-        state, _ = MetricSync.objects.select_for_update().get_or_create(metric=metric)
-        if token and state.claimed_by != token:
-            raise LeaseLost("Another worker holds this metric now.")
-        if expected_hash:
-            if not state.definition_hash:
-                state.definition_hash = expected_hash
-            elif state.definition_hash != expected_hash:
+        if not MetricSync.objects.filter(guard).update(**changes):
+            # The rare path: say why (or create the missing state), under the row's lock.
+            state, _ = MetricSync.objects.select_for_update().get_or_create(metric=metric)
+            if token and state.claimed_by != token:
+                raise LeaseLost("Another worker holds this metric now.")
+            if expected_hash and state.definition_hash not in ("", expected_hash):
                 raise DefinitionChanged("The metric was edited during the sync.")
+            MetricSync.objects.filter(pk=state.pk).update(**changes)
         existing = Datapoint.objects.filter(metric=metric)
         if mode == "field":
             existing = existing.filter(timestamp__gte=window.start, timestamp__lte=window.end)
@@ -72,21 +94,6 @@ def store(
             existing = existing.filter(timestamp=stamp)
         existing.delete()
         Datapoint.objects.bulk_create(rows, batch_size=1000)
-
-        state.last_synced_at = now
-        state.last_error = ""
-        state.consecutive_failures = 0
-        fields = ["definition_hash", "last_synced_at", "last_error", "consecutive_failures", "updated_at"]
-        if backfill_index is not None and state.backfill_done_windows == backfill_index:
-            state.backfill_done_windows = backfill_index + 1
-            fields.append("backfill_done_windows")
-        if release and token:
-            state.claimed_by, state.claimed_at, state.heartbeat_at = "", None, None
-            fields += ["claimed_by", "claimed_at", "heartbeat_at"]
-            if next_sync_at is not None:
-                state.next_sync_at = next_sync_at
-                fields.append("next_sync_at")
-        state.save(update_fields=fields)
 
         if run is not None:
             run.finished_at = timezone.now()

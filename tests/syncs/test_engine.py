@@ -182,3 +182,40 @@ def test_lease_lost_stores_nothing(sandbox, vtiger):
     with pytest.raises(SyncFailed):
         engine.run(metric, engine.rolling_window(metric), token="mine")
     assert not Datapoint.objects.filter(metric=metric).exists()
+
+
+def test_definition_changed_during_the_sync_stores_nothing(sandbox, vtiger):
+    metric = leads_metric(vtiger)
+    services.state_for(metric)
+    assert services.acquire(metric.pk, "mine")
+    MetricSync.objects.filter(metric=metric).update(definition_hash="another-definition")
+    with pytest.raises(SyncFailed) as failed:
+        engine.run(metric, engine.rolling_window(metric), token="mine")
+    assert failed.value.run.error_kind == "definition_changed"
+    assert not Datapoint.objects.filter(metric=metric).exists()
+    state = MetricSync.objects.get(metric=metric)
+    assert state.definition_hash == "another-definition" and state.claimed_by == "mine"
+
+
+def test_storage_records_the_definition_and_releases_the_lease(sandbox, vtiger):
+    metric = leads_metric(vtiger)
+    services.state_for(metric)
+    assert services.acquire(metric.pk, "mine")
+    due = timezone.now() + timedelta(hours=1)
+    engine.run(metric, engine.rolling_window(metric), token="mine", release_next_sync_at=due)
+    state = MetricSync.objects.get(metric=metric)
+    assert state.definition_hash == engine.definition_hash(metric)
+    assert (state.claimed_by, state.claimed_at, state.heartbeat_at, state.next_sync_at) == ("", None, None, due)
+    assert state.last_synced_at is not None and state.consecutive_failures == 0
+
+
+def test_storage_creates_a_missing_state_and_counts_a_backfill_step_once(vtiger):
+    from syncs import storage
+
+    metric = leads_metric(vtiger)
+    window = engine.rolling_window(metric)
+    storage.store(metric, [], window=window, stamp=timezone.now(), expected_hash="h", backfill_index=0)
+    state = MetricSync.objects.get(metric=metric)
+    assert (state.definition_hash, state.backfill_done_windows) == ("h", 1)
+    storage.store(metric, [], window=window, stamp=timezone.now(), expected_hash="h", backfill_index=0)
+    assert MetricSync.objects.get(metric=metric).backfill_done_windows == 1, "a repeated step counts once"
