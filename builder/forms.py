@@ -31,7 +31,7 @@ class RequestForm(forms.Form):
     endpoint = forms.CharField(
         label="Endpoint",
         max_length=500,
-        help_text="A path relative to the connection's base URL, like <code>query</code>.",
+        help_text="A path relative to the connection's base URL, such as query or v1/deals.",
         widget=forms.TextInput(attrs={"list": "endpoint-suggestions", "autocomplete": "off", "spellcheck": "false"}),
     )
     # Checked in clean_method, so that a refused method gets a sentence rather than "not a valid choice".

@@ -161,3 +161,14 @@ def test_json_tree_stops_at_the_depth_cap():
         current = current["next"]
     html = preview.json_tree(deep, max_depth=5)
     assert html.count("<details") == 5 and "too deep to show" in html
+
+
+def test_json_tree_escapes_keys_and_values_from_the_api():
+    from builder.preview import json_tree
+
+    tree = str(json_tree({"<script>alert(1)</script>": "<img src=x onerror=alert(2)>", "n": [1, "</details>"]}))
+    assert "<script>" not in tree
+    assert "<img" not in tree
+    assert "&lt;script&gt;" in tree
+    assert "&lt;img src=x onerror=alert(2)&gt;" in tree
+    assert tree.count("<details") == tree.count("</details>")
