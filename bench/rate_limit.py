@@ -42,49 +42,13 @@ def main():
 
     call_command("migrate", verbosity=0)
 
-    from django.utils import timezone
-
-    from builder.models import Metric
-    from connections.models import Connection
-    from sandbox import DEMO_ACCESS_KEY, DEMO_USERNAME
-    from syncs import dispatcher, engine
-    from syncs.models import MetricSync, SyncRun
+    from syncs import dispatcher
+    from syncs.models import SyncRun
 
     server = common.SandboxProcess(["--rate-limit-per-minute", str(args.budget)])
     workers = []
     try:
-        connection = Connection(
-            name="Bench CRM",
-            integration="vtiger",
-            base_url=server.rest_url,
-            auth_type="basic",
-            username=DEMO_USERNAME,
-            options={"data_timezone": "UTC"},
-            rate_limit_per_minute=args.budget,
-        )
-        connection.set_secret("access_key", DEMO_ACCESS_KEY)
-        connection.save()
-        metrics = [
-            Metric.objects.create(
-                name=f"New leads {i}",
-                connection=connection,
-                endpoint="query",
-                params=[["query", common.LEADS_QUERY]],
-                pagination={"type": "vtiger"},
-                date_mode="field",
-                date_format="YYYY-MM-DD HH:mm:ss",
-                expression='result.{"value": 1, "date": createdtime}',
-                window_days=60,
-            )
-            for i in range(args.metrics)
-        ]
-        due = timezone.now() - timezone.timedelta(minutes=1)
-        MetricSync.objects.bulk_create(
-            [
-                MetricSync(metric=m, in_use=True, next_sync_at=due, definition_hash=engine.definition_hash(m))
-                for m in metrics
-            ]
-        )
+        common.due_lead_metrics(server, args.metrics, window_days=60, rate_limit_per_minute=args.budget)
         print("Starting two workers…", file=sys.stderr)
         local = common.ROOT / ".local"
         for n in range(2):

@@ -122,6 +122,51 @@ class SandboxProcess:
         self.process.wait(timeout=10)
 
 
+def due_lead_metrics(server, count, *, window_days, rate_limit_per_minute=None):
+    """``count`` "new leads" metrics on one Vtiger connection to ``server``, in use and due now."""
+    from django.utils import timezone
+
+    from builder.models import Metric
+    from connections.models import Connection
+    from sandbox import DEMO_ACCESS_KEY, DEMO_USERNAME
+    from syncs import engine
+    from syncs.models import MetricSync
+
+    connection = Connection(
+        name="Bench CRM",
+        integration="vtiger",
+        base_url=server.rest_url,
+        auth_type="basic",
+        username=DEMO_USERNAME,
+        options={"data_timezone": "UTC"},
+        rate_limit_per_minute=rate_limit_per_minute,
+    )
+    connection.set_secret("access_key", DEMO_ACCESS_KEY)
+    connection.save()
+    metrics = [
+        Metric.objects.create(
+            name=f"New leads {i}",
+            connection=connection,
+            endpoint="query",
+            params=[["query", LEADS_QUERY]],
+            pagination={"type": "vtiger"},
+            date_mode="field",
+            date_format="YYYY-MM-DD HH:mm:ss",
+            expression='result.{"value": 1, "date": createdtime}',
+            window_days=window_days,
+        )
+        for i in range(count)
+    ]
+    due = timezone.now() - timezone.timedelta(minutes=1)
+    MetricSync.objects.bulk_create(
+        [
+            MetricSync(metric=m, in_use=True, next_sync_at=due, definition_hash=engine.definition_hash(m))
+            for m in metrics
+        ]
+    )
+    return metrics
+
+
 def stop_worker(process):
     process.terminate()
     try:
@@ -157,47 +202,15 @@ def main():
     from django.utils import timezone
 
     from builder import pagination
-    from builder.models import Metric
     from builder.preview import rendered_request
-    from connections.models import Connection
     from sandbox import DEMO_ACCESS_KEY, DEMO_USERNAME
     from syncs import dispatcher, engine
-    from syncs.models import Datapoint, MetricSync, SyncRun
+    from syncs.models import Datapoint, SyncRun
 
     server = SandboxProcess()
     worker = None
     try:
-        connection = Connection(
-            name="Bench CRM",
-            integration="vtiger",
-            base_url=server.rest_url,
-            auth_type="basic",
-            username=DEMO_USERNAME,
-            options={"data_timezone": "UTC"},
-        )
-        connection.set_secret("access_key", DEMO_ACCESS_KEY)
-        connection.save()
-        metrics = [
-            Metric.objects.create(
-                name=f"New leads {i}",
-                connection=connection,
-                endpoint="query",
-                params=[["query", LEADS_QUERY]],
-                pagination={"type": "vtiger"},
-                date_mode="field",
-                date_format="YYYY-MM-DD HH:mm:ss",
-                expression='result.{"value": 1, "date": createdtime}',
-                window_days=7,
-            )
-            for i in range(args.metrics)
-        ]
-        due = timezone.now() - timezone.timedelta(minutes=1)
-        MetricSync.objects.bulk_create(
-            [
-                MetricSync(metric=m, in_use=True, next_sync_at=due, definition_hash=engine.definition_hash(m))
-                for m in metrics
-            ]
-        )
+        metrics = due_lead_metrics(server, args.metrics, window_days=7)
         print(f"Starting a worker (concurrency {args.concurrency})…", file=sys.stderr)
         # The worker runs as in production: DEBUG off (Django would keep every query in memory).
         worker = start_worker(
