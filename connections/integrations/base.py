@@ -118,6 +118,13 @@ def secret_field(label, help_text=""):
     )
 
 
+def rate_budget_field(help_text=""):
+    """The connection's own cap on requests per minute, shared by every worker; blank means none."""
+    return forms.IntegerField(
+        label="Rate budget (requests per minute)", required=False, min_value=1, max_value=10000, help_text=help_text
+    )
+
+
 def clean_http_url(value, label="URL"):
     """Refuse what the egress rules would refuse anyway, as a form error."""
     value = (value or "").strip()

@@ -15,6 +15,7 @@ from connections.integrations.base import (
     TestOutcome,
     clean_http_url,
     failed,
+    rate_budget_field,
     secret_field,
 )
 from connections.integrations.vtiger_cloud import basic_credentials
@@ -182,9 +183,7 @@ class CustomRestForm(ConnectionForm):
     )
     allowed_methods = forms.ChoiceField(label="Allowed methods", choices=METHOD_CHOICES, initial="GET")
     docs_url = forms.URLField(label="API docs URL", required=False, assume_scheme="https", max_length=500)
-    rate_limit_per_minute = forms.IntegerField(
-        label="Rate budget (requests per minute)", required=False, min_value=1, max_value=10000
-    )
+    rate_limit_per_minute = rate_budget_field()
     data_timezone = forms.CharField(
         label="Data time zone",
         initial="UTC",

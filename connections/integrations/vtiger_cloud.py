@@ -24,6 +24,7 @@ from connections.integrations.base import (
     TestOutcome,
     clean_http_url,
     failed,
+    rate_budget_field,
     secret_field,
 )
 from connections.models import Connection
@@ -213,12 +214,8 @@ class VtigerCloudForm(ConnectionForm):
         initial=DEFAULT_PLAN,
         help_text="Your Vtiger edition sets how many API requests per minute the instance accepts.",
     )
-    rate_limit_per_minute = forms.IntegerField(
-        label="Rate budget (requests per minute)",
-        required=False,
-        min_value=1,
-        max_value=10000,
-        help_text="Leave blank to use the plan's limit; lower it to leave room for other integrations.",
+    rate_limit_per_minute = rate_budget_field(
+        "Leave blank to use the plan's limit; lower it to leave room for other integrations."
     )
     instance_url = forms.CharField(
         label="Instance URL (advanced)",

@@ -23,6 +23,7 @@ from connections.integrations.base import (
     TestOutcome,
     clean_http_url,
     failed,
+    rate_budget_field,
     secret_field,
 )
 from connections.integrations.vtiger_cloud import (
@@ -234,13 +235,7 @@ class VtigerSelfHostedForm(ConnectionForm):
     )
     username = forms.CharField(label="Username", max_length=255)
     access_key = secret_field("Access Key", "In Vtiger: My Preferences → User Advanced Options → Access Key.")
-    rate_limit_per_minute = forms.IntegerField(
-        label="Rate budget (requests per minute)",
-        required=False,
-        min_value=1,
-        max_value=10000,
-        help_text="Optional: at most this many requests per minute to your server.",
-    )
+    rate_limit_per_minute = rate_budget_field("Optional: at most this many requests per minute to your server.")
 
     @classmethod
     def initial_for(cls, connection):
