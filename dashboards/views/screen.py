@@ -24,12 +24,9 @@ def _range(request):
 @member_required
 def metrics_screen(request):
     form, current = _range(request)
-    on_screen = (
-        Metric.objects.filter(uses__kind=Use.Kind.SCREEN)
-        .select_related("connection", "sync")
-        .distinct()
-        .order_by("name")
-    )
+    # One screen use per metric (Use is unique per metric, kind and ref), so no DISTINCT;
+    # the tile shows the sync state (paused or not), nothing of the connection.
+    on_screen = Metric.objects.filter(uses__kind=Use.Kind.SCREEN, uses__ref="").select_related("sync").order_by("name")
     summaries = reading.summarise_many(on_screen, current)
     # Only the empty state needs to know whether any metric exists at all.
     has_metrics = bool(summaries) or Metric.objects.exists()
