@@ -174,12 +174,18 @@ def evaluate(alert: Alert, now: datetime | None = None) -> AlertEvent | None:
 
 def evaluate_for_metric(metric, now: datetime | None = None) -> list[AlertEvent]:
     """Evaluate every alert on ``metric`` (after a sync); one broken alert does not stop the others."""
+    return evaluate_for_metrics([metric], now)
+
+
+def evaluate_for_metrics(metrics, now: datetime | None = None) -> list[AlertEvent]:
+    """Evaluate every alert on these metrics (after a batch of syncs), found with one query."""
     events = []
-    for alert in Alert.objects.filter(metric=metric).select_related("metric__owner__profile", "created_by__profile"):
+    found = Alert.objects.filter(metric__in=metrics).select_related("metric__owner__profile", "created_by__profile")
+    for alert in found:
         try:
             event = evaluate(alert, now)
         except Exception:
-            logger.exception("Could not evaluate alert %s on %r", alert.pk, metric.name)
+            logger.exception("Could not evaluate alert %s on %r", alert.pk, alert.metric.name)
             continue
         if event is not None:
             events.append(event)

@@ -56,8 +56,8 @@ def scorecard_deleted(sender, instance, **kwargs):
 
 
 @receiver(sync_finished, dispatch_uid="dashboards.evaluate_alerts")
-def evaluate_alerts_after_sync(sender, metric, run=None, **kwargs):
-    """Fresh data: evaluate the metric's alerts (sent after the sync's data are committed)."""
+def evaluate_alerts_after_sync(sender, runs, **kwargs):
+    """Fresh data: evaluate the synced metrics' alerts (sent after the syncs' data are committed)."""
     from dashboards import alerts
 
-    alerts.evaluate_for_metric(metric)
+    alerts.evaluate_for_metrics([run.metric for run in runs])

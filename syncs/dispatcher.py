@@ -1,4 +1,4 @@
-"""Claim the metrics that are due and enqueue one sync task per metric, after commit.
+"""Claim the metrics that are due and enqueue their syncs after commit, in batches per connection.
 
 One beat entry runs ``dispatch`` each minute. A claim writes the batch token into
 ``MetricSync.claimed_by`` with a conditional UPDATE (``claimed_by = ''``), so two dispatchers
@@ -10,7 +10,11 @@ SQLite the UPDATE itself is atomic under the database's single writer.
 from __future__ import annotations
 
 import logging
+import math
+from itertools import groupby
+from operator import itemgetter
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -39,16 +43,33 @@ def dispatch(now=None, limit: int | None = None) -> list[int]:
         else:
             claimed = due(now)
         claimed.update(claimed_by=token, claimed_at=now, heartbeat_at=None)
-        metric_ids = list(MetricSync.objects.filter(claimed_by=token).values_list("metric_id", flat=True))
+        claimed_rows = MetricSync.objects.filter(claimed_by=token).order_by("metric__connection_id", "metric_id")
+        claimed_rows = list(claimed_rows.values_list("metric_id", "metric__connection_id"))
+        metric_ids = [metric_id for metric_id, _ in claimed_rows]
         if metric_ids:
-            transaction.on_commit(lambda: enqueue(metric_ids, token, now))
+            transaction.on_commit(lambda: enqueue(batches(claimed_rows), token, now))
     if metric_ids:
         logger.info("Dispatched %d due metrics", len(metric_ids))
     return metric_ids
 
 
-def enqueue(metric_ids, token, planned_at):
-    """One ``syncs.sync_metric`` message per metric, published over one broker connection.
+def batches(claimed_rows, size=None) -> list[list[int]]:
+    """The claimed (metric id, connection id) rows, sorted by connection, cut into batches of one connection.
+
+    A batch holds at most ``size`` (SYNC_BATCH_SIZE) metrics, and the metrics of one connection
+    are spread evenly over its batches, so the workers share them out.
+    """
+    size = size or settings.SYNC_BATCH_SIZE
+    result = []
+    for _, rows in groupby(claimed_rows, key=itemgetter(1)):
+        ids = [metric_id for metric_id, _ in rows]
+        count = math.ceil(len(ids) / size)
+        result += [ids[index::count] for index in range(count)]
+    return result
+
+
+def enqueue(metric_batches, token, planned_at):
+    """One ``syncs.sync_batch`` message per batch of metric ids, published over one broker connection.
 
     Built with Celery's own task message (``app.amqp.create_task_message``, protocol 2) and sent
     with kombu's ``Producer.publish`` inside a publish batch (on Redis: one pipelined round trip
@@ -60,21 +81,21 @@ def enqueue(metric_ids, token, planned_at):
     from celery.utils import uuid
 
     from config.celery import app
-    from syncs.tasks import sync_metric
+    from syncs.tasks import sync_batch
 
-    queue = app.amqp.router.route({}, sync_metric.name)["queue"]
-    kwargs = {"kind": "scheduled", "planned_at": planned_at.isoformat()}
+    queue = app.amqp.router.route({}, sync_batch.name)["queue"]
+    kwargs = {"planned_at": planned_at.isoformat()}
     kwargsrepr = repr(kwargs)
     with app.producer_or_acquire() as producer:
         producer.maybe_declare(queue)
         with producer.batch():
-            for metric_id in metric_ids:
+            for metric_ids in metric_batches:
                 headers, properties, body, _ = app.amqp.create_task_message(
                     uuid(),
-                    sync_metric.name,
-                    (metric_id, token),
+                    sync_batch.name,
+                    (metric_ids, token),
                     kwargs,
-                    argsrepr=f"({metric_id}, {token!r})",
+                    argsrepr=f"({metric_ids}, {token!r})",
                     kwargsrepr=kwargsrepr,
                     ignore_result=True,
                 )

@@ -19,6 +19,7 @@ import json
 import logging
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -238,12 +239,13 @@ class Heartbeat:
     """During a sync: the run's progress, and a sign of life on the lease (LeaseLost if it is not ours).
 
     Written at most every ``every_s`` (a quarter of SYNC_STALE_SECONDS, at most 1 s), so a quick
-    one-page sync costs no extra queries: the storage checks the lease anyway.
+    one-page sync costs no extra queries: the storage checks the lease anyway. ``waiting``: the
+    metrics of the same batch still to sync, whose leases are kept alive with this one's.
     """
 
-    def __init__(self, metric_id, token, run_id=None, every_s=None):
-
+    def __init__(self, metric_id, token, run_id=None, every_s=None, waiting=()):
         self.metric_id, self.token, self.run_id = metric_id, token, run_id
+        self.waiting = list(waiting)
         self.every_s = every_s if every_s is not None else min(1.0, settings.SYNC_STALE_SECONDS / 4)
         self.last = time.monotonic()
 
@@ -255,8 +257,9 @@ class Heartbeat:
             SyncRun.objects.filter(pk=self.run_id).update(requests=fetched.requests, pages=fetched.pages)
         if not self.token:
             return
-        beat = MetricSync.objects.filter(metric_id=self.metric_id, claimed_by=self.token)
-        if not beat.update(heartbeat_at=timezone.now()):
+        ours = MetricSync.objects.filter(claimed_by=self.token)
+        beaten = ours.filter(metric_id__in=[self.metric_id, *self.waiting]).update(heartbeat_at=timezone.now())
+        if beaten <= len(self.waiting) and not ours.filter(metric_id=self.metric_id).exists():
             raise LeaseLost("Another worker took this metric over.")
 
 
@@ -272,6 +275,50 @@ def classify(problem) -> tuple[bool, bool]:
 def _words(problem) -> str:
     message = getattr(problem, "message", None) or str(problem)
     return str(message)
+
+
+def collect(metric, window, client, *, fetched, limiter=None, heartbeat=None, first_wait_s=None) -> list:
+    """Every page of the metric's request for ``window``, evaluated: its points (see ``to_points``).
+
+    ``fetched`` (a ``Fetched``) counts the requests and pages as they go; see ``fetch`` for the rest.
+    """
+    zone = metric.connection.data_timezone
+    options = {"limiter": limiter, "on_page": heartbeat, "result": fetched, "first_wait_s": first_wait_s}
+    fetch(client, _request_spec(metric), window, zone, **options)
+    return to_points(metric, fetched.data, zone)
+
+
+EXPECTED_PROBLEMS = (ConnectionProblem, DefinitionProblem, placeholders.PlaceholderError, pagination.PaginationError)
+
+
+def failed(metric, sync_run, fetched, exc) -> SyncFailed:
+    """Close ``sync_run`` as failed because of ``exc``, in words; the SyncFailed to raise."""
+    if isinstance(exc, LeaseLost | DefinitionChanged):
+        _finish_failed(sync_run, fetched, exc, "lease" if isinstance(exc, LeaseLost) else "definition_changed")
+        return SyncFailed(sync_run, exc)
+    if isinstance(exc, EXPECTED_PROBLEMS):
+        transient, auth = classify(exc)
+        _finish_failed(sync_run, fetched, exc, getattr(exc, "kind", None) or type(exc).__name__.lower())
+        return SyncFailed(sync_run, exc, transient=transient, auth=auth)
+    logger.error("Sync of metric %s failed unexpectedly", metric.pk, exc_info=exc)
+    _finish_failed(sync_run, fetched, exc, "internal", "The sync failed because of an error in Metric Builder: ")
+    return SyncFailed(sync_run, exc)
+
+
+@contextmanager
+def failures_recorded(metric, sync_run, fetched):
+    """Inside: a failure closes ``sync_run`` (``failed``) and leaves as SyncFailed.
+
+    Waiting for the budget (``ratelimit.BudgetWait``) is not a failure: nothing was sent, so the
+    run record goes and the wait leaves as it is.
+    """
+    try:
+        yield
+    except ratelimit.BudgetWait:
+        sync_run.delete()
+        raise
+    except Exception as exc:
+        raise failed(metric, sync_run, fetched, exc) from exc
 
 
 def run(
@@ -296,55 +343,30 @@ def run(
     planned_at = planned_at or timezone.now()
     sync_run = run or start_run(metric, window, kind=kind, token=token, attempt=attempt)
     fetched = Fetched()
-    expected_hash = definition_hash(metric)
-    connection = metric.connection
-    try:
+    with failures_recorded(metric, sync_run, fetched):
+        connection = metric.connection
         if connection is None:
             raise DefinitionProblem(
                 "The metric has no connection (it was deleted): choose one in the metric's definition."
             )
-        limiter = ratelimit.for_connection(connection)
-        heartbeat = Heartbeat(metric.pk, token, sync_run.pk)
         with Client(connection) as client:
-            fetch(
-                client,
-                _request_spec(metric),
-                window,
-                connection.data_timezone,
-                limiter=limiter,
-                on_page=heartbeat,
-                result=fetched,
-                first_wait_s=first_wait_s,
-            )
-        points = to_points(metric, fetched.data, connection.data_timezone)
+            heartbeat = Heartbeat(metric.pk, token, sync_run.pk)
+            limiter = ratelimit.for_connection(connection)
+            options = {"limiter": limiter, "heartbeat": heartbeat, "first_wait_s": first_wait_s}
+            points = collect(metric, window, client, fetched=fetched, **options)
         written, outside = storage.store(
             metric,
             points,
             window=window,
             stamp=planned_at,
             token=token,
-            expected_hash=expected_hash,
+            release=bool(token),
+            expected_hash=definition_hash(metric),
             run=sync_run,
             fetched=fetched,
             backfill_index=backfill_index,
-            release=bool(token),
             next_sync_at=release_next_sync_at,
         )
-    except ratelimit.BudgetWait:
-        sync_run.delete()  # nothing was sent: the sync waits for the budget, it did not fail
-        raise
-    except (LeaseLost, DefinitionChanged) as exc:
-        _finish_failed(sync_run, fetched, exc, "lease" if isinstance(exc, LeaseLost) else "definition_changed")
-        raise SyncFailed(sync_run, exc) from exc
-    except (ConnectionProblem, DefinitionProblem, placeholders.PlaceholderError, pagination.PaginationError) as exc:
-        transient, auth = classify(exc)
-        kind_name = getattr(exc, "kind", None) or type(exc).__name__.lower()
-        _finish_failed(sync_run, fetched, exc, kind_name)
-        raise SyncFailed(sync_run, exc, transient=transient, auth=auth) from exc
-    except Exception as exc:
-        logger.exception("Sync of metric %s failed unexpectedly", metric.pk)
-        _finish_failed(sync_run, fetched, exc, "internal", "The sync failed because of an error in Metric Builder: ")
-        raise SyncFailed(sync_run, exc) from exc
     logger.info(
         "Synced %r (%s): %d requests, %d pages, %d datapoints%s",
         metric.name,
@@ -359,9 +381,9 @@ def run(
     return sync_run
 
 
-def start_run(metric, window, *, kind=SyncRun.Kind.SCHEDULED, token="", attempt=1) -> SyncRun:
-    """The run record of a sync about to start ("running")."""
-    return SyncRun.objects.create(
+def new_run(metric, window, *, kind=SyncRun.Kind.SCHEDULED, token="", attempt=1) -> SyncRun:
+    """The run record of a sync about to start ("running"), not saved yet."""
+    return SyncRun(
         metric=metric,
         kind=kind,
         token=token,
@@ -370,6 +392,13 @@ def start_run(metric, window, *, kind=SyncRun.Kind.SCHEDULED, token="", attempt=
         window_start=window.start if metric.date_mode == "field" else None,
         window_end=window.end if metric.date_mode == "field" else None,
     )
+
+
+def start_run(metric, window, **options) -> SyncRun:
+    """The run record of a sync about to start ("running"), saved; ``options`` as for ``new_run``."""
+    sync_run = new_run(metric, window, **options)
+    sync_run.save()
+    return sync_run
 
 
 def _finish_failed(sync_run, fetched, exc, kind_name, prefix=""):

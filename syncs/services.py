@@ -51,25 +51,36 @@ def _dead(now):
 
 def acquire(metric_id, token) -> bool:
     """Take the metric's lease for ``token`` (see the module docstring); True when taken."""
+    return bool(acquire_many([metric_id], token))
+
+
+def acquire_many(metric_ids, token) -> set:
+    """Take the leases of these metrics for ``token`` with one UPDATE; the ids of those taken."""
     now = timezone.now()
     free = Q(claimed_by="")
     redelivered = Q(claimed_by=token) & (Q(heartbeat_at__isnull=True) | _dead(now))
-    taken = MetricSync.objects.filter(metric_id=metric_id).filter(free | redelivered | _dead(now))
-    return bool(taken.update(claimed_by=token, claimed_at=now, heartbeat_at=now))
+    taken = MetricSync.objects.filter(metric_id__in=metric_ids).filter(free | redelivered | _dead(now))
+    count = taken.update(claimed_by=token, claimed_at=now, heartbeat_at=now)
+    if count == len(metric_ids):
+        return set(metric_ids)
+    # Only some: the ones just stamped with this token and this very moment.
+    ours = MetricSync.objects.filter(metric_id__in=metric_ids, claimed_by=token, heartbeat_at=now)
+    return set(ours.values_list("metric_id", flat=True)) if count else set()
 
 
-def hold_for_retry(metric_id, token):
-    """Keep the lease while a retry waits its countdown: queued again, no longer running."""
-    MetricSync.objects.filter(metric_id=metric_id, claimed_by=token).update(
+def hold_for_retry(metric_ids, token):
+    """Keep the leases while a retry waits its countdown: queued again, no longer running."""
+    MetricSync.objects.filter(metric_id__in=metric_ids, claimed_by=token).update(
         claimed_at=timezone.now(), heartbeat_at=None
     )
 
 
-def release(metric_id, token, next_sync_at=None):
+def release(metric_ids, token, next_sync_at=None):
+    """Give the leases of these metrics back; ``next_sync_at``: their next due time."""
     changes = {"claimed_by": "", "claimed_at": None, "heartbeat_at": None}
     if next_sync_at is not None:
         changes["next_sync_at"] = next_sync_at
-    return MetricSync.objects.filter(metric_id=metric_id, claimed_by=token).update(**changes)
+    return MetricSync.objects.filter(metric_id__in=metric_ids, claimed_by=token).update(**changes)
 
 
 def holder_alive(state, now=None) -> bool:

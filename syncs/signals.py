@@ -1,7 +1,7 @@
 """Signals the syncs app sends; apps to its right (dashboards) receive them.
 
-``sync_finished``  after a sync's data are committed: ``metric``, ``run`` (a SyncRun).
-                   Alerts are evaluated on it.
+``sync_finished``  after syncs' data are committed: ``runs`` (their SyncRuns, each with its
+                   ``metric`` loaded; one or a worker's batch). Alerts are evaluated on it.
 ``metric_paused``  after a metric's syncs were paused: ``metric``, ``reason`` (plain words).
 """
 

@@ -16,6 +16,21 @@ def sync_metric(self, metric_id, token, kind=SyncRun.Kind.SCHEDULED, planned_at=
     return outcome.status
 
 
+@shared_task(name="syncs.sync_batch", bind=True, ignore_result=True, max_retries=None)
+def sync_batch(self, metric_ids, token, planned_at=None):
+    """The scheduled syncs of several due metrics of one connection; a sync to retry is queued on its own."""
+    outcomes = runner.execute_batch(metric_ids, token, planned_at=planned_at)
+    for metric_id, outcome in outcomes.items():
+        if outcome.status == "retry":
+            kwargs = {"kind": SyncRun.Kind.SCHEDULED, "planned_at": planned_at, "attempt": 2}
+            sync_metric.apply_async((metric_id, token), kwargs, countdown=outcome.retry_in)
+    waiting = {pk: outcome.retry_in for pk, outcome in outcomes.items() if outcome.status == "waiting"}
+    if waiting:
+        countdown = max(waiting.values())
+        raise self.retry(args=(list(waiting), token), kwargs={"planned_at": planned_at}, countdown=countdown)
+    return len(outcomes)
+
+
 @shared_task(name="syncs.backfill_metric", bind=True, ignore_result=True, max_retries=None)
 def backfill_metric(self, metric_id, token=None, attempt=1):
     """One backfill window; the next step is queued when it is stored."""

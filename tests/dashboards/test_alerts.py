@@ -237,7 +237,7 @@ def test_alerts_are_evaluated_when_a_sync_finishes(metric, analyst_user):
     point(other, NOW - timedelta(hours=1), 5)
     point(metric, NOW - timedelta(hours=1), 12_500)
 
-    sync_finished.send(sender=SyncRun, metric=metric, run=_run(metric))
+    sync_finished.send(sender=SyncRun, runs=[_run(metric)])
 
     assert AlertEvent.objects.filter(alert=above).count() == 1
     assert not AlertEvent.objects.filter(alert__in=[below, elsewhere]).exists()
@@ -246,7 +246,7 @@ def test_alerts_are_evaluated_when_a_sync_finishes(metric, analyst_user):
     assert len(mail.outbox) == 1
 
     # The next sync sees the same value: still one episode.
-    evaluate_alerts_after_sync(sender=SyncRun, metric=metric, run=_run(metric))
+    evaluate_alerts_after_sync(sender=SyncRun, runs=[_run(metric)])
     assert AlertEvent.objects.count() == 1 and len(mail.outbox) == 1
 
 

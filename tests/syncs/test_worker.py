@@ -228,6 +228,7 @@ def test_redis_restarted_during_a_batch_syncs_resume_and_nothing_is_lost(workers
     try:
         broker = f"redis://127.0.0.1:{redis.port}/0"
         env = {"CELERY_BROKER_URL": broker, "SYNC_CLAIM_TTL_SECONDS": "8", "SYNC_STALE_SECONDS": "3"}
+        env["SYNC_BATCH_SIZE"] = "2"  # 8 batches: 2 being synced, 6 queued when Redis goes down
         workers.start(env=env, concurrency=2)
         metrics = [leads_metric(vtiger, name=f"Leads {i}") for i in range(16)]
         for metric in metrics:
