@@ -4,7 +4,9 @@
 
 ``run`` always leaves a ``SyncRun``. It returns it when the data were stored, and raises
 ``SyncFailed`` (with ``.run`` and ``.problem``) when they were not: nothing of the window is
-stored then, and the caller (``syncs.tasks``) decides between retrying and giving up.
+stored then, and the caller (``syncs.runner``) decides between retrying and giving up.
+A worker's batch (``runner.execute_batch``) uses the parts: ``collect`` (fetch and evaluate),
+``failures_recorded`` (a failure closes the run record in words) and ``storage.store_many``.
 
 The request is rendered for the window in the metric's zone (its owner's profile time zone),
 written in the connection's data zone (Vtiger: UTC), exactly as the wizard's Send request does

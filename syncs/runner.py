@@ -184,9 +184,10 @@ def execute_batch(metric_ids: list[int], token: str, planned_at: datetime | str 
     """The scheduled syncs of several due metrics of one connection (a dispatcher's batch): {metric id: Outcome}.
 
     Each metric gets what ``execute`` gives it: its own lease, run record, retries and failures.
-    What the batch shares: one transaction to claim them all and open their run records, one
-    HTTP session and rate limiter, one transaction to store every sync's data (a sync refused
-    there, its lease or definition changed, fails alone), and one evaluation of their alerts.
+    What the batch shares: one transaction to claim them all and open their run records (so a
+    run starts when its batch is claimed), one HTTP session and rate limiter, one transaction to
+    store every sync's data (a sync refused there, its lease or definition changed, fails
+    alone), and one evaluation of their alerts.
     A sync to retry comes back as Outcome("retry") (the task queues it on its own); when the
     connection's budget runs out, that sync and the rest of the batch come back "waiting".
     Metrics on different connections, or on none, sync one by one through ``execute``.

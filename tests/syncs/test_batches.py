@@ -205,3 +205,20 @@ def test_store_many_replaces_each_metrics_own_data_in_one_transaction(vtiger):
     states = {state.metric_id: state for state in MetricSync.objects.all()}
     assert states[current.pk].next_sync_at == now + timedelta(hours=1)
     assert [states[m.pk].claimed_by for m in (field, dynamic, current, lost, edited)] == ["", "", "", "theirs", "mine"]
+
+
+def test_the_heartbeat_keeps_the_whole_batch_alive_and_notices_a_lost_lease(vtiger):
+    syncing, waiting = leads_metric(vtiger, name="Syncing"), leads_metric(vtiger, name="Waiting")
+    for metric in (syncing, waiting):
+        MetricSync.objects.create(metric=metric, claimed_by="mine")
+    heartbeat = engine.Heartbeat(syncing.pk, "mine", every_s=0, waiting=[waiting.pk])
+
+    heartbeat(engine.Fetched())
+    assert MetricSync.objects.filter(heartbeat_at__isnull=False).count() == 2
+
+    MetricSync.objects.filter(metric=syncing).update(claimed_by="theirs")
+    with pytest.raises(LeaseLost):
+        heartbeat(engine.Fetched())
+    MetricSync.objects.filter(metric=syncing).update(claimed_by="mine")
+    MetricSync.objects.filter(metric=waiting).update(claimed_by="theirs")
+    heartbeat(engine.Fetched())  # the waiting one's loss shows when it is stored, not here

@@ -159,6 +159,26 @@ def test_429_storm_is_retried_at_the_reset_time_and_recorded_in_words(workers, s
     assert not Datapoint.objects.filter(metric=metric).exists()
 
 
+def test_a_batch_blocked_by_the_budget_gives_its_worker_back_and_runs_later(workers, sandbox, vtiger):
+    """Another worker saw a 429 asking for 8 s of quiet: the batch waits them out off the worker, whole."""
+    from connections.errors import RateLimited
+    from syncs import ratelimit
+
+    workers.start()
+    metrics = [leads_metric(vtiger, name=f"Leads {i}") for i in range(3)]
+    for metric in metrics:
+        _use_without_backfill(metric)
+    ratelimit.for_connection(vtiger).block(RateLimited(retry_after=8))
+    started = time.monotonic()
+    dispatcher.dispatch()
+    wait_for(lambda: all(_succeeded(metric) for metric in metrics), timeout=40)
+    assert time.monotonic() - started >= 7, "nothing was sent before the block ended"
+    for metric in metrics:
+        assert [run.status for run in _runs(metric)] == ["succeeded"], "waiting is not a failed run"
+    assert sandbox.stats()["rate_limited"] == 0
+    assert sandbox.stats()["requests"]["rest/query"] == 3
+
+
 def test_two_dispatchers_at_once_enqueue_each_due_metric_exactly_once(workers, sandbox, vtiger):
     metrics = [leads_metric(vtiger, name=f"Leads {i}") for i in range(30)]
     for metric in metrics:
