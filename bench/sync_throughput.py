@@ -8,9 +8,9 @@ dropped first and at the end unless ``--keep``) and Redis (SYNCS_BENCH_REDIS_URL
 (no latency, no rate limit):
 
 1. ``--metrics`` Vtiger metrics (new leads over the last 7 days: one page each), in use and
-   due; one dispatcher tick enqueues them all and a `celery worker --concurrency N` process
-   syncs them (render, fetch, evaluate, store, run record). Syncs per second, from the tick
-   to the last run's end.
+   due; one dispatcher tick enqueues them all (in batches of SYNC_BATCH_SIZE, as configured)
+   and a `celery worker --concurrency N` process syncs them (render, fetch, evaluate, store,
+   run record). Syncs per second, from the tick to the last run's end.
 2. The same HTTP requests (the same rendered query, the same Basic auth) made by a plain
    `requests` loop in this process, one after the other, parsing the JSON and nothing else.
 
@@ -198,6 +198,7 @@ def main():
     call_command("migrate", verbosity=0)
 
     import requests
+    from django.conf import settings
     from django.db.models import Max
     from django.utils import timezone
 
@@ -258,6 +259,7 @@ def main():
             "metrics": args.metrics,
             "worker_concurrency": args.concurrency,
             "celery_db_reuse_max": args.db_reuse_max,
+            "sync_batch_size": settings.SYNC_BATCH_SIZE,
             "succeeded": succeeded,
             "requests": requests_sent,
             "datapoints_stored": datapoints,

@@ -22,6 +22,7 @@ urlpatterns = [
     path("metrics/<uuid:uuid>/goals/<int:goal>/delete/", goals.goal_delete, name="goal_delete"),
     # Alerts and scorecards: see dashboards.views.alerts and dashboards.views.scorecards.
     path("metrics/<uuid:uuid>/alerts/", alerts.alert_list, name="alerts"),
+    path("metrics/<uuid:uuid>/alerts/<int:alert>/edit/", alerts.alert_edit, name="alert_edit"),
     path("metrics/<uuid:uuid>/alerts/<int:alert>/delete/", alerts.alert_delete, name="alert_delete"),
     path("scorecards/", scorecards.scorecard_list, name="scorecards"),
     path("scorecards/new/", scorecards.scorecard_create, name="scorecard_create"),

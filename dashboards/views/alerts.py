@@ -1,4 +1,4 @@
-"""A metric's alerts: their status and history, create one, delete one.
+"""A metric's alerts: their status and history, create, edit and delete one.
 
 The panel is one page that htmx refreshes in place (``alerts.html#panel``); without JavaScript
 the same forms post and redirect back.
@@ -81,13 +81,36 @@ def alert_list(request, uuid):
     return redirect("dashboards:alerts", uuid=metric.uuid)
 
 
+def _managed_alert(request, uuid, alert_id, verb):
+    """(metric, alert) when the user may ``verb`` the alert: its creator or an admin."""
+    metric = get_object_or_404(Metric, uuid=uuid)
+    alert = get_object_or_404(Alert, pk=alert_id, metric=metric)
+    if not can_manage(request.user, alert):
+        raise PermissionDenied(f"Only the person who set this alert, or an admin, can {verb} it.")
+    return metric, alert
+
+
+@member_required
+def alert_edit(request, uuid, alert):
+    """Change an alert's rule; a changed rule starts afresh (evaluated at once, told if it holds)."""
+    metric, alert = _managed_alert(request, uuid, alert, "change")
+    form = AlertForm(request.POST or None, instance=alert)
+    if request.method != "POST" or not form.is_valid():
+        status = 400 if request.method == "POST" else 200
+        return render(request, "dashboards/alerts/edit.html", {"metric": metric, "form": form}, status=status)
+    if form.has_changed():
+        alert = form.save(commit=False)
+        alert.triggered = False  # the old rule's episode is over; the new rule's starts if it holds
+        alert.save()
+        alert_service.evaluate(alert)
+        messages.success(request, f"Alert changed: {metric.name} {alert_service.describe(alert)}.")
+    return redirect("dashboards:alerts", uuid=metric.uuid)
+
+
 @member_required
 def alert_delete(request, uuid, alert):
     """GET asks for confirmation; POST deletes (and the metric's use goes with it)."""
-    metric = get_object_or_404(Metric, uuid=uuid)
-    alert = get_object_or_404(Alert, pk=alert, metric=metric)
-    if not can_manage(request.user, alert):
-        raise PermissionDenied("Only the person who set this alert, or an admin, can delete it.")
+    metric, alert = _managed_alert(request, uuid, alert, "delete")
     if request.method != "POST":
         context = {"metric": metric, "alert": alert, "rule": alert_service.describe(alert)}
         return render(request, "dashboards/alerts/delete.html", context)

@@ -32,6 +32,13 @@ def metric(db, analyst_user):
     )
 
 
+@pytest.fixture
+def other_analyst(db, django_user_model):
+    other = django_user_model.objects.create_user(username="grace", password="x-long-password-1")
+    other.groups.add(Group.objects.get_or_create(name="analyst")[0])
+    return other
+
+
 def point(metric, when, value, dimension=""):
     return Datapoint.objects.create(metric=metric, timestamp=when, value=value, dimension=dimension, synced_at=when)
 
@@ -390,11 +397,9 @@ def test_htmx_delete_returns_the_panel(analyst_client, metric, analyst_user):
     assert not Alert.objects.exists()
 
 
-def test_only_the_creator_or_an_admin_deletes(client, metric, analyst_user, admin_user, django_user_model):
+def test_only_the_creator_or_an_admin_deletes(client, metric, analyst_user, admin_user, other_analyst):
     alert = make_alert(metric, analyst_user)
-    other = django_user_model.objects.create_user(username="grace", password="x-long-password-1")
-    other.groups.add(Group.objects.get_or_create(name="analyst")[0])
-    client.force_login(other)
+    client.force_login(other_analyst)
     url = reverse("dashboards:alert_delete", args=[metric.uuid, alert.pk])
     assert client.post(url).status_code == 403
     page = client.get(reverse("dashboards:alerts", args=[metric.uuid])).content.decode()
@@ -402,6 +407,50 @@ def test_only_the_creator_or_an_admin_deletes(client, metric, analyst_user, admi
     client.force_login(admin_user)
     assert client.post(url).status_code == 302
     assert not Alert.objects.exists()
+
+
+@time_machine.travel(NOW, tick=False)
+def test_edit_changes_the_rule_and_starts_afresh(analyst_client, metric, analyst_user):
+    alert = make_alert(metric, analyst_user, threshold=20_000)
+    point(metric, NOW - timedelta(hours=1), 12_500)
+    alerts.evaluate(alert, NOW)
+    AlertEvent.objects.create(alert=alert, value=1, message="an older episode")
+    url = reverse("dashboards:alert_edit", args=[metric.uuid, alert.pk])
+    page = analyst_client.get(url).content.decode()
+    assert 'value="20000.0"' in page or 'value="20000"' in page, "the form shows the current rule"
+
+    response = analyst_client.post(url, {"condition": "above", "threshold": "10000", "date_range": "today"})
+
+    assert response.status_code == 302 and response["Location"] == reverse("dashboards:alerts", args=[metric.uuid])
+    alert.refresh_from_db()
+    assert alert.threshold == 10_000 and alert.triggered, "evaluated at once under the new rule"
+    assert len(mail.outbox) == 1 and "went above 10,000" in mail.outbox[0].subject
+    assert AlertEvent.objects.filter(alert=alert).count() == 2, "the history stays"
+    panel = analyst_client.get(reverse("dashboards:alerts", args=[metric.uuid])).content.decode()
+    assert "Alert changed" in panel and url in panel
+
+
+def test_edit_with_a_bad_threshold_says_why_and_keeps_the_rule(analyst_client, metric, analyst_user):
+    alert = make_alert(metric, analyst_user)
+    url = reverse("dashboards:alert_edit", args=[metric.uuid, alert.pk])
+    response = analyst_client.post(url, {"condition": "change", "threshold": "-5", "date_range": "today"})
+    assert response.status_code == 400
+    assert "A change alert needs a percentage above 0" in response.content.decode()
+    alert.refresh_from_db()
+    assert (alert.condition, alert.threshold) == ("above", 10_000)
+
+
+def test_only_the_creator_or_an_admin_edits(client, metric, analyst_user, admin_user, other_analyst):
+    alert = make_alert(metric, analyst_user)
+    client.force_login(other_analyst)
+    url = reverse("dashboards:alert_edit", args=[metric.uuid, alert.pk])
+    assert client.get(url).status_code == 403
+    assert client.post(url, {"condition": "below", "threshold": "1", "date_range": "today"}).status_code == 403
+    assert url not in client.get(reverse("dashboards:alerts", args=[metric.uuid])).content.decode()
+    client.force_login(admin_user)
+    client.post(url, {"condition": "below", "threshold": "1", "date_range": "today"})
+    alert.refresh_from_db()
+    assert (alert.condition, alert.threshold) == ("below", 1)
 
 
 def test_an_alert_of_another_metric_is_404(analyst_client, metric, analyst_user):

@@ -39,6 +39,7 @@ def test_batches_hold_one_connection_and_share_it_out_evenly():
     rows = [(1, 7), (2, 7), (3, 7), (4, 7), (5, 7), (6, 8), (7, None)]
     assert dispatcher.batches(rows, size=2) == [[1, 4], [2, 5], [3], [6], [7]]
     assert dispatcher.batches(rows, size=20) == [[1, 2, 3, 4, 5], [6], [7]]
+    assert dispatcher.batches(rows, size=1) == [[pk] for pk in range(1, 8)], "SYNC_BATCH_SIZE=1: a task per metric"
 
 
 def test_a_batch_syncs_each_metric_with_its_own_run_and_lease(sandbox, vtiger):

@@ -68,6 +68,17 @@ def test_worker_syncs_a_metric_in_use_and_backfills_its_history(workers, sandbox
     assert state.claimed_by == "" and state.next_sync_at > timezone.now()
 
 
+def _recover_from_the_kill(workers, env, settings, metric_ids):
+    """A new worker; on Redis the message comes back by itself, elsewhere the reaper and the
+    dispatcher bring the killed syncs back (every one of them had a run record "running")."""
+    workers.start(env=env)
+    if not on_redis():
+        settings.SYNC_STALE_SECONDS = 2
+        time.sleep(2.5)
+        assert services.reap()["runs_closed"] == len(metric_ids)
+        assert sorted(dispatcher.dispatch()) == sorted(metric_ids)
+
+
 def test_sigkill_mid_sync_the_task_runs_again_and_stores_what_a_clean_run_stores(workers, sandbox, vtiger, settings):
     """acks_late + reject_on_worker_lost: on Redis the unacknowledged message comes back after the
     visibility timeout. kombu's file-system broker deletes a message when it hands it out, so there
@@ -90,12 +101,7 @@ def test_sigkill_mid_sync_the_task_runs_again_and_stores_what_a_clean_run_stores
     assert not Datapoint.objects.filter(metric=metric).exists(), "killed before it stored anything"
     sandbox.configure(latency_ms=0)
 
-    workers.start(env=env)
-    if not on_redis():
-        settings.SYNC_STALE_SECONDS = 2
-        time.sleep(2.5)
-        assert services.reap()["runs_closed"] == 1
-        assert dispatcher.dispatch() == [metric_id]
+    _recover_from_the_kill(workers, env, settings, [metric_id])
     wait_for(lambda: _succeeded(metric), timeout=60)
     killed_run.refresh_from_db()
     assert killed_run.status == SyncRun.Status.FAILED and "stopped before it finished" in killed_run.error
@@ -106,6 +112,36 @@ def test_sigkill_mid_sync_the_task_runs_again_and_stores_what_a_clean_run_stores
     stored = _points(metric)
     assert len(stored) == len(set(stored)) == len(expected), "no duplicates"
     assert stored == expected
+
+
+def test_sigkill_mid_batch_every_metric_of_it_ends_with_the_data_of_a_clean_run(workers, sandbox, vtiger, settings):
+    """Killed while the second of three syncs fetches: the first one's data were not stored yet
+    (a batch stores at its end), and none is stored twice when the batch runs again."""
+    env = {"SYNC_STALE_SECONDS": "2", "TEST_VISIBILITY_TIMEOUT": "4"}
+    first = workers.start(env=env)
+    metrics = [leads_metric(vtiger, name=f"Leads {i}", window_days=60) for i in range(3)]
+    for metric in metrics:
+        _use_without_backfill(metric)
+    sandbox.configure(latency_ms=300)  # three pages each: about a second a sync
+    assert len(dispatcher.dispatch()) == 3
+    planned_at = MetricSync.objects.get(metric=metrics[0]).claimed_at
+
+    def second_one_fetching():
+        run = SyncRun.objects.filter(metric=metrics[1], status=SyncRun.Status.RUNNING).first()
+        return run is not None and run.pages >= 1
+
+    wait_for(second_one_fetching, timeout=30, interval=0.05)
+    first.kill()
+    assert not Datapoint.objects.filter(metric__in=metrics).exists()
+    sandbox.configure(latency_ms=0)
+
+    _recover_from_the_kill(workers, env, settings, [metric.pk for metric in metrics])
+    wait_for(lambda: all(_succeeded(metric) for metric in metrics), timeout=60)
+    for metric in metrics:
+        assert [run.status for run in _runs(metric)] == ["failed", "succeeded"]
+        stored = _points(metric)
+        assert len(stored) == len(set(stored)), "no duplicates"
+        assert stored == expected_leads(sandbox, engine.rolling_window(metric, planned_at))
 
 
 FAULTS = {
