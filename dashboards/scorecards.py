@@ -196,14 +196,22 @@ def render(card: Scorecard, now: datetime | None = None) -> Rendered:
     )
 
 
-def send(card: Scorecard, now: datetime | None = None) -> int:
-    """Email the digest to each recipient with an address (one message each); the number sent.
+@dataclass(frozen=True)
+class Delivery:
+    sent: int  # messages the mail server took
+    failed: int  # messages it refused (or could not be reached for)
 
-    Records ``last_sent_at``. A recipient's broken address does not stop the others.
+
+def send(card: Scorecard, now: datetime | None = None) -> Delivery:
+    """Email the digest to each recipient with an address (one message each).
+
+    A recipient's broken address does not stop the others. Records ``last_sent_at`` when at
+    least one message went out, or when there was nobody to send to; when every message failed
+    (the mail server is down), nothing is recorded, so the digest can go later.
     """
     now = _now(now)
     rendered = render(card, now)
-    sent = 0
+    sent = failed = 0
     for user in card.recipients.exclude(email="").order_by("pk"):
         mail = EmailMultiAlternatives(subject=rendered.subject, body=rendered.text, to=[user.email])
         mail.attach_alternative(rendered.html, "text/html")
@@ -211,11 +219,13 @@ def send(card: Scorecard, now: datetime | None = None) -> int:
             mail.send()
         except Exception:
             logger.exception("Could not email scorecard %s to %s", card.pk, user.email)
+            failed += 1
             continue
         sent += 1
-    Scorecard.objects.filter(pk=card.pk).update(last_sent_at=now)
-    card.last_sent_at = now
-    return sent
+    if sent or not failed:
+        Scorecard.objects.filter(pk=card.pk).update(last_sent_at=now)
+        card.last_sent_at = now
+    return Delivery(sent, failed)
 
 
 def _claim(card: Scorecard, now: datetime) -> bool:
@@ -229,17 +239,26 @@ def _claim(card: Scorecard, now: datetime) -> bool:
 
 
 def send_due(now: datetime | None = None) -> list[Scorecard]:
-    """Send every scorecard that is due; the scorecards sent."""
+    """Send every scorecard that is due; the scorecards sent.
+
+    A digest that reached nobody because every message failed (the mail server is down) gives
+    its claim back: the next beat, 15 minutes later, tries again while the period lasts.
+    """
     now = _now(now).astimezone(UTC)
     sent = []
     for card in Scorecard.objects.select_related("owner__profile"):
+        previous = card.last_sent_at
         if not is_due(card, now) or not _claim(card, now):
             continue
         try:
-            send(card, now)
+            delivery = send(card, now)
         except Exception:
-            # Claimed: this period's digest is given up rather than retried in a loop.
+            # Claimed: a digest that cannot even be rendered is given up, not retried in a loop.
             logger.exception("Could not send scorecard %s", card.pk)
+            continue
+        if delivery.failed and not delivery.sent:
+            Scorecard.objects.filter(pk=card.pk, last_sent_at=now).update(last_sent_at=previous)
+            logger.warning("Scorecard %s reached nobody; the next beat tries again", card.pk)
             continue
         sent.append(card)
     return sent

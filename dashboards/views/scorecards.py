@@ -158,8 +158,16 @@ def scorecard_preview(request, uuid):
 @member_required
 def scorecard_send(request, uuid):
     card = _managed_card(request, uuid)
-    sent = scorecards.send(card, timezone.now())
-    if sent:
+    delivery = scorecards.send(card, timezone.now())
+    sent, failed = delivery.sent, delivery.failed
+    if failed:
+        messages.error(
+            request,
+            f"“{card.name}” could not be emailed to {failed} recipient{'s' if failed != 1 else ''} "
+            f"(sent to {sent}): the mail server refused or did not answer. Check the email settings, "
+            "then send it again.",
+        )
+    elif sent:
         messages.success(request, f"“{card.name}” sent to {sent} recipient{'s' if sent != 1 else ''}.")
     else:
         messages.warning(request, f"“{card.name}” went to nobody: add recipients with an email address.")

@@ -267,6 +267,33 @@ def test_send_due_emails_each_recipient_once(analyst_user, admin_user, django_us
     assert len(mail.outbox) == 3
 
 
+@pytest.fixture
+def mail_server_down(settings):
+    """SMTP to a port nobody listens on: every message is refused, as when the mail server is down."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", port, 2
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    return settings
+
+
+def test_a_digest_that_reached_nobody_is_tried_again_at_the_next_beat(analyst_user, four_metrics, mail_server_down):
+    card = make_card(analyst_user, metrics=four_metrics)
+
+    assert scorecards.send_due(MONDAY) == []
+    card.refresh_from_db()
+    assert card.last_sent_at is None, "not recorded as sent"
+
+    mail_server_down.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"  # back up
+    assert scorecards.send_due(MONDAY + timedelta(minutes=15)) == [card]
+    assert [message.to for message in mail.outbox] == [["alan@example.com"]]
+    assert scorecards.send_due(MONDAY + timedelta(minutes=30)) == [], "once it went, it is done"
+
+
 def test_two_dispatchers_send_a_period_once(analyst_user, four_metrics):
     card = make_card(analyst_user, metrics=four_metrics)
     stale = Scorecard.objects.get(pk=card.pk)
@@ -430,6 +457,15 @@ def test_send_now_without_recipients_says_so(analyst_client, analyst_user):
     response = analyst_client.post(reverse("dashboards:scorecard_send", args=[card.uuid]), follow=True)
     assert "went to nobody" in response.content.decode()
     assert not mail.outbox
+
+
+def test_send_now_says_when_the_mail_server_refused(analyst_client, analyst_user, four_metrics, mail_server_down):
+    card = make_card(analyst_user, metrics=four_metrics)
+    response = analyst_client.post(reverse("dashboards:scorecard_send", args=[card.uuid]), follow=True)
+    page = response.content.decode()
+    assert "could not be emailed to 1 recipient (sent to 0)" in page and "Check the email settings" in page
+    card.refresh_from_db()
+    assert card.last_sent_at is None
 
 
 def test_other_members_preview_but_do_not_change(client, analyst_user, admin_user, django_user_model):
