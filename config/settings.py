@@ -68,7 +68,8 @@ OUTBOUND_MAX_BYTES = env_int("OUTBOUND_MAX_BYTES", 10 * 1024 * 1024, minimum=102
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
 
 # The Vtiger sandbox that `make run` starts; the demo connection points at it.
-SANDBOX_URL = env_str("SANDBOX_URL", "http://127.0.0.1:8001")
+# The Procfile starts the sandbox on SANDBOX_PORT; the demo connection follows it.
+SANDBOX_URL = env_str("SANDBOX_URL", f"http://127.0.0.1:{env_int('SANDBOX_PORT', 8001, minimum=1)}")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
