@@ -28,7 +28,7 @@ from django.utils import timezone
 from builder.models import Metric
 from connections import services as connection_services
 from connections.client import Client
-from connections.errors import RateLimited
+from connections.errors import RateLimited, Timeout, Unreachable
 from syncs import engine, ratelimit, services, storage
 from syncs.engine import SyncFailed
 from syncs.errors import LeaseLost
@@ -262,13 +262,22 @@ def _fetch_batch(writes, token, outcomes) -> list:
                 outcomes.update({pk: Outcome("waiting", retry_in=retry_in) for pk in waiting})
                 break
             except SyncFailed as failure:
-                kind = SyncRun.Kind.SCHEDULED
-                outcomes[metric.pk] = _failed(metric, token, kind, 1, failure, write.next_sync_at)
+                outcome = _failed(metric, token, SyncRun.Kind.SCHEDULED, 1, failure, write.next_sync_at)
+                outcomes[metric.pk] = outcome
                 if failure.auth:
                     # The connection refused the credentials: all its metrics are paused now.
                     _drop_runs(rest)
                     services.release([other.metric.pk for other in rest], token)
                     outcomes.update({other.metric.pk: Outcome("paused") for other in rest})
+                    break
+                if rest and isinstance(failure.problem, Unreachable | Timeout):
+                    # The API is down or silent: the rest would wait out a timeout each. They
+                    # wait for this sync's backoff instead, together, without a failed attempt.
+                    _drop_runs(rest)
+                    waiting = [other.metric.pk for other in rest]
+                    services.hold_for_retry(waiting, token)
+                    retry_in = outcome.retry_in or backoff(1)
+                    outcomes.update({pk: Outcome("waiting", retry_in=retry_in) for pk in waiting})
                     break
                 continue
             fetched_writes.append(write)

@@ -1,5 +1,6 @@
 """A worker's batch: several due metrics of one connection synced by one task, each on its own terms."""
 
+import socket
 from datetime import timedelta
 
 import pytest
@@ -141,6 +142,23 @@ def test_when_the_budget_runs_out_the_rest_of_the_batch_waits_together(sandbox, 
     assert SyncRun.objects.filter(metric_id__in=ids[1:]).count() == 0, "nothing was sent for them"
     held = MetricSync.objects.filter(metric_id__in=ids[1:])
     assert {(state.claimed_by, state.heartbeat_at) for state in held} == {(token, None)}
+
+
+def test_when_the_api_is_down_the_rest_of_the_batch_waits_instead_of_timing_out_each(db):
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        down = unlimited(vtiger_connection(f"http://127.0.0.1:{sock.getsockname()[1]}", name="Down CRM"))
+    metrics = _due(down, 3)
+    ids, token, planned_at = _dispatched(metrics)
+
+    outcomes = runner.execute_batch(ids, token, planned_at)
+
+    first, rest = outcomes[ids[0]], [outcomes[pk] for pk in ids[1:]]
+    assert first.status == "retry" and first.run.error_kind == "unreachable"
+    assert {outcome.status for outcome in rest} == {"waiting"}
+    assert {outcome.retry_in for outcome in rest} == {first.retry_in}, "they come back with its retry"
+    assert SyncRun.objects.count() == 1, "no attempt was spent on the others"
+    assert set(MetricSync.objects.values_list("claimed_by", flat=True)) == {token}
 
 
 def test_metrics_of_several_connections_sync_one_by_one(sandbox, vtiger):
