@@ -255,11 +255,7 @@ def _fetch_batch(writes, token, outcomes) -> list:
                     write.points = engine.collect(metric, write.window, client, fetched=write.fetched, **options)
             except ratelimit.BudgetWait as wait:
                 # Nothing more can be sent for a while: this sync and the rest wait together.
-                _drop_runs(rest)
-                waiting = [other.metric.pk for other in [write, *rest]]
-                services.hold_for_retry(waiting, token)
-                retry_in = wait.seconds + random.uniform(0, 1.0)
-                outcomes.update({pk: Outcome("waiting", retry_in=retry_in) for pk in waiting})
+                _wait_together([write, *rest], token, wait.seconds + random.uniform(0, 1.0), outcomes)
                 break
             except SyncFailed as failure:
                 outcome = _failed(metric, token, SyncRun.Kind.SCHEDULED, 1, failure, write.next_sync_at)
@@ -271,17 +267,21 @@ def _fetch_batch(writes, token, outcomes) -> list:
                     outcomes.update({other.metric.pk: Outcome("paused") for other in rest})
                     break
                 if rest and isinstance(failure.problem, Unreachable | Timeout):
-                    # The API is down or silent: the rest would wait out a timeout each. They
-                    # wait for this sync's backoff instead, together, without a failed attempt.
-                    _drop_runs(rest)
-                    waiting = [other.metric.pk for other in rest]
-                    services.hold_for_retry(waiting, token)
-                    retry_in = outcome.retry_in or backoff(1)
-                    outcomes.update({pk: Outcome("waiting", retry_in=retry_in) for pk in waiting})
+                    # The API is down or silent: rather than wait out a timeout each, the rest
+                    # wait for this sync's backoff, together, without spending an attempt.
+                    _wait_together(rest, token, outcome.retry_in or backoff(1), outcomes)
                     break
                 continue
             fetched_writes.append(write)
     return fetched_writes
+
+
+def _wait_together(writes, token, retry_in, outcomes):
+    """These syncs send nothing now: they keep their leases and come back as one batch in ``retry_in`` s."""
+    _drop_runs(writes)
+    waiting = [write.metric.pk for write in writes]
+    services.hold_for_retry(waiting, token)
+    outcomes.update({pk: Outcome("waiting", retry_in=retry_in) for pk in waiting})
 
 
 def _drop_runs(writes):
