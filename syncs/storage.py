@@ -37,6 +37,7 @@ CAP_WARNING = (
     "Stopped at the {pages}-page limit while more pages remained: the data of this window are "
     "incomplete. Narrow the request (a shorter window, a filter) or ask for bigger pages."
 )
+COLUMNS = ("metric_id", "timestamp", "value", "dimension", "synced_at")  # of a stored Datapoint
 RUN_FIELDS = ("finished_at", "datapoints_written", "requests", "pages", "cap_hit", "status", "warning")
 
 
@@ -94,8 +95,8 @@ def store_many(writes: list[Write], *, token: str = "", release: bool = False) -
 
 
 def _datapoints(write, now):
-    """The write's Datapoint rows; sets ``written`` and ``outside`` (the ones outside its window)."""
-    metric, mode = write.metric, write.metric.date_mode
+    """The write's Datapoint rows as tuples of COLUMNS; sets ``written`` and ``outside`` (out of its window)."""
+    metric_id, mode = write.metric.pk, write.metric.date_mode
     rows, write.outside = [], 0
     for moment, value, dimension in write.points:
         if mode == "field":
@@ -104,7 +105,7 @@ def _datapoints(write, now):
                 continue
         else:
             moment = write.stamp
-        rows.append(Datapoint(metric=metric, timestamp=moment, value=value, dimension=dimension, synced_at=now))
+        rows.append((metric_id, moment, value, dimension, now))
     write.written = len(rows)
     return rows
 
@@ -212,12 +213,12 @@ def _finish_runs(stored):
 
 
 def _insert(rows):
-    """Insert Datapoint rows: COPY on PostgreSQL (about 3 times as fast as a multi-row INSERT), else bulk_create."""
+    """Insert Datapoint rows (tuples of COLUMNS): COPY on PostgreSQL (about 3 times as fast as a
+    multi-row INSERT, and no model instances to build), else bulk_create."""
     if connection.vendor != "postgresql":
-        Datapoint.objects.bulk_create(rows, batch_size=1000)
+        Datapoint.objects.bulk_create([Datapoint(**dict(zip(COLUMNS, row, strict=True))) for row in rows], 1000)
         return
-    columns = ("metric_id", "timestamp", "value", "dimension", "synced_at")
-    statement = f"COPY {Datapoint._meta.db_table} ({', '.join(columns)}) FROM STDIN"
+    statement = f"COPY {Datapoint._meta.db_table} ({', '.join(COLUMNS)}) FROM STDIN"
     with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
         for row in rows:
-            copy.write_row((row.metric_id, row.timestamp, row.value, row.dimension, row.synced_at))
+            copy.write_row(row)
