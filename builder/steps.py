@@ -93,11 +93,12 @@ def store_request(draft: Draft, data, rows, header_rows, connection: Connection 
     if data.get("preview_range") in placeholders.PREVIEW_PRESETS:
         draft.preview_range = data["preview_range"]
     vtql_state = state.setdefault("vtql", {})
-    for name in ("module", "date_field", "condition"):
+    for name in ("module", "date_field"):
         if f"vtql_{name}" in data:
             vtql_state[name] = data.get(f"vtql_{name}", "")
-    if "vtql_module" in data:
+    if "vtql_module" in data:  # the helper's form was posted: unticked boxes and options send nothing
         vtql_state["fields_selected"] = data.getlist("vtql_fields")
+        vtql_state["conditions"] = [value for value in data.getlist("vtql_condition") if value]
 
 
 def apply_cleaned_request(draft: Draft, form: RequestForm) -> None:
@@ -154,12 +155,13 @@ def vtql_write(draft: Draft, rows: list[keyvalue.Row]) -> tuple[list[keyvalue.Ro
         return rows, "Choose a module and load its fields first."
     selected = [name for name in state.get("fields_selected") or [] if name in fields]
     date_field = state.get("date_field") or ""
-    conditions = []
-    condition = state.get("condition") or ""
-    if condition:
+    # Values picked for one field are alternatives (IN); conditions on different fields all hold (AND).
+    picked = {}
+    for condition in state.get("conditions") or []:
         name, _, value = condition.partition("=")
         if name in fields:
-            conditions.append((name, "=", value))
+            picked.setdefault(name, []).append(value)
+    conditions = [(name, "IN", vals) if len(vals) > 1 else (name, "=", vals[0]) for name, vals in picked.items()]
     date_kind = "date"
     if date_field:
         if date_field not in fields or not fields[date_field]["is_date"]:
@@ -196,7 +198,7 @@ def vtql_context(draft: Draft, connection: Connection | None) -> dict | None:
         "picklists": [f for f in fields or [] if f["picklist"]],
         "selected": set(state.get("fields_selected") or []),
         "date_field": state.get("date_field", ""),
-        "condition": state.get("condition", ""),
+        "conditions": set(state.get("conditions") or []),
         "error": state.get("error"),
     }
 
