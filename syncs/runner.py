@@ -204,9 +204,16 @@ def execute_batch(metric_ids: list[int], token: str, planned_at: datetime | str 
         writes = []
         for metric in _claim_batch(metrics, token, outcomes):
             window = engine.rolling_window(metric, planned_at)
-            run = engine.new_run(metric, window, token=token)
-            expected_hash, next_sync_at = engine.definition_hash(metric), planned_at + services.interval(metric)
-            writes.append(storage.Write(metric, [], window, planned_at, expected_hash, run, next_sync_at=next_sync_at))
+            write = storage.Write(
+                metric,
+                [],
+                window,
+                stamp=planned_at,
+                expected_hash=engine.definition_hash(metric),
+                run=engine.new_run(metric, window, token=token),
+                next_sync_at=planned_at + services.interval(metric),
+            )
+            writes.append(write)
         SyncRun.objects.bulk_create([write.run for write in writes])
     if writes:
         _store_batch(_fetch_batch(writes, token, outcomes), token, outcomes)
