@@ -71,6 +71,13 @@ def test_newcomer_reads_a_metric_sets_a_goal_and_an_alert_and_builds_a_board(pag
     page.get_by_role("button", name="Add alert").click()
     expect(page.locator("#alerts-panel")).to_contain_text("1,000")
     assert Alert.objects.get(metric=deals).threshold == 1000
+    # Second thoughts: edit it.
+    page.locator("#alerts-panel").get_by_role("link", name="Edit").click()
+    page.get_by_label("Threshold").fill("1500")
+    page.get_by_role("button", name="Save alert").click()
+    expect(page.get_by_text("Alert changed: Deals won goes above 1,500 (Today).")).to_be_visible()
+    expect(page.locator("#alerts-panel")).to_contain_text("1,500")
+    assert Alert.objects.get(metric=deals).threshold == 1500
 
     # A databoard with two tiles.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Databoards").click()

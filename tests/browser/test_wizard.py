@@ -51,7 +51,7 @@ def test_newcomer_builds_deals_won_amount(page, login, analyst_user, sandbox):
     page.locator('input[name="vtql_fields"][value="amount"]').check()
     page.locator('input[name="vtql_fields"][value="closingdate"]').check()
     page.get_by_label("Date field (limited to the dynamic range)").select_option("closingdate")
-    page.get_by_label("Condition").select_option("sales_stage=Closed Won")
+    page.get_by_label("Conditions").select_option("sales_stage=Closed Won")
     page.get_by_role("button", name="Write query").click()
     query = page.get_by_label("Parameter 1 value")
     expect(query).to_have_value(
