@@ -43,8 +43,8 @@ def dispatch(now=None, limit: int | None = None) -> list[int]:
         else:
             claimed = due(now)
         claimed.update(claimed_by=token, claimed_at=now, heartbeat_at=None)
-        claimed_rows = MetricSync.objects.filter(claimed_by=token).order_by("metric__connection_id", "metric_id")
-        claimed_rows = list(claimed_rows.values_list("metric_id", "metric__connection_id"))
+        ours = MetricSync.objects.filter(claimed_by=token).order_by("metric__connection_id", "metric_id")
+        claimed_rows = list(ours.values_list("metric_id", "metric__connection_id"))
         metric_ids = [metric_id for metric_id, _ in claimed_rows]
         if metric_ids:
             transaction.on_commit(lambda: enqueue(batches(claimed_rows), token, now))
