@@ -139,6 +139,15 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
         process.kill()
 
 
+def free_port():
+    """A loopback port nothing listens on (bound, then released): a server that is down."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def wait_for(predicate, timeout=30.0, interval=0.2):
     """Poll `predicate` until it returns something truthy; fail after `timeout` seconds."""
     import time

@@ -1,13 +1,13 @@
 """The client against the sandbox's Vtiger Cloud REST API and self-hosted webservice.php."""
 
 import base64
-import socket
 import threading
 import time
 from datetime import UTC, datetime
 
 import pytest
 
+from conftest import free_port
 from connections.client import Client
 from connections.errors import (
     AuthRejected,
@@ -26,13 +26,6 @@ from sandbox import DEMO_ACCESS_KEY
 from tests.connections.factories import selfhosted_connection, vtiger_connection
 
 pytestmark = pytest.mark.django_db
-
-
-def free_port():
-    """A port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def capture_requests(client):

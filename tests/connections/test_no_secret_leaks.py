@@ -2,12 +2,12 @@
 
 import json
 import logging
-import socket
 import traceback
 
 import pytest
 from django.core.management import CommandError, call_command
 
+from conftest import free_port
 from connections import services
 from connections.client import Client
 from connections.errors import ConnectionProblem, scrub
@@ -20,12 +20,6 @@ pytestmark = pytest.mark.django_db
 
 API_KEY = "sandbox-api-key"
 WRONG_KEY = "wr0ng-Access-Key-77"
-
-
-def closed_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def everything_about(exc):
@@ -77,7 +71,7 @@ def failing_calls(sandbox):
         ),
         (
             "API key in query, closed port",
-            custom_connection(f"http://127.0.0.1:{closed_port()}/api", secrets={"api_key": API_KEY}, **key_in_query),
+            custom_connection(f"http://127.0.0.1:{free_port()}/api", secrets={"api_key": API_KEY}, **key_in_query),
             "deals",
             [],
             [API_KEY],

@@ -10,6 +10,7 @@ from django.core import mail
 from django.urls import reverse
 
 from builder.models import Metric
+from conftest import free_port
 from dashboards import scorecards
 from dashboards.models import Scorecard
 from dashboards.tasks import send_scorecards
@@ -270,13 +271,8 @@ def test_send_due_emails_each_recipient_once(analyst_user, admin_user, django_us
 @pytest.fixture
 def mail_server_down(settings):
     """SMTP to a port nobody listens on: every message is refused, as when the mail server is down."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", port, 2
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", free_port(), 2
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
     return settings
 

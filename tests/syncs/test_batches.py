@@ -1,6 +1,5 @@
 """A worker's batch: several due metrics of one connection synced by one task, each on its own terms."""
 
-import socket
 from datetime import timedelta
 
 import pytest
@@ -9,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from builder import placeholders
+from conftest import free_port
 from syncs import dispatcher, engine, runner, storage, uses
 from syncs.errors import DefinitionChanged, LeaseLost
 from syncs.models import Datapoint, MetricSync, SyncRun
@@ -145,9 +145,7 @@ def test_when_the_budget_runs_out_the_rest_of_the_batch_waits_together(sandbox, 
 
 
 def test_when_the_api_is_down_the_rest_of_the_batch_waits_instead_of_timing_out_each(db):
-    with socket.socket() as sock:  # a port nobody listens on
-        sock.bind(("127.0.0.1", 0))
-        down = unlimited(vtiger_connection(f"http://127.0.0.1:{sock.getsockname()[1]}", name="Down CRM"))
+    down = unlimited(vtiger_connection(f"http://127.0.0.1:{free_port()}", name="Down CRM"))
     metrics = _due(down, 3)
     ids, token, planned_at = _dispatched(metrics)
 

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 
-from conftest import _database_url, wait_for
+from conftest import _database_url, free_port, wait_for
 from sandbox import DEMO_ACCESS_KEY, DEMO_USERNAME
 from syncs import dispatcher, engine, services, uses
 from syncs.models import Datapoint, MetricSync, SyncRun
@@ -245,12 +245,6 @@ def test_two_dispatchers_at_once_enqueue_each_due_metric_exactly_once(workers, s
     assert sandbox.stats()["requests"]["rest/query"] == 30
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class RedisServer:
     def __init__(self, port, log_path):
         self.port, self.log_path, self.process = port, log_path, None
@@ -280,7 +274,7 @@ class RedisServer:
 def test_redis_restarted_during_a_batch_syncs_resume_and_nothing_is_lost(workers, sandbox, vtiger, tmp_path):
     if not on_redis():
         pytest.skip("Runs on the Redis stack only (CELERY_BROKER_URL=redis://...): it restarts a Redis server.")
-    redis = RedisServer(_free_port(), tmp_path / "redis.log").start()
+    redis = RedisServer(free_port(), tmp_path / "redis.log").start()
     try:
         broker = f"redis://127.0.0.1:{redis.port}/0"
         env = {"CELERY_BROKER_URL": broker, "SYNC_CLAIM_TTL_SECONDS": "8", "SYNC_STALE_SECONDS": "3"}
