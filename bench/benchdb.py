@@ -6,6 +6,7 @@ Never the development or test database: a URL whose database name does not end i
 
 import os
 import sys
+import uuid
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -18,6 +19,27 @@ def bench_url(variable, default):
     if not name.endswith("_bench"):
         sys.exit(f"Refusing to use {name!r}: the benchmark's database name must end in _bench.")
     return url
+
+
+def use_syncs_stack(database_default, queue_prefix, **environment):
+    """Point Django and Celery at a sync benchmark's own database and Redis, on a queue of its own.
+
+    SYNCS_BENCH_DATABASE_URL (else ``database_default``) and SYNCS_BENCH_REDIS_URL (default
+    ``redis://127.0.0.1:6379/14``); ``environment``: more variables. (database URL, Redis URL, queue).
+    """
+    database = bench_url("SYNCS_BENCH_DATABASE_URL", database_default)
+    redis_url = os.environ.get("SYNCS_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+    queue = f"{queue_prefix}-{uuid.uuid4().hex[:8]}"
+    os.environ.update(
+        DATABASE_URL=database,
+        CELERY_BROKER_URL=redis_url,
+        CELERY_TASK_DEFAULT_QUEUE=queue,
+        DEBUG="true",
+        DJANGO_SETTINGS_MODULE="config.settings",
+        LOG_LEVEL="WARNING",
+        **environment,
+    )
+    return database, redis_url, queue
 
 
 def _admin(url):

@@ -22,24 +22,13 @@ import json
 import os
 import sys
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import benchdb  # noqa: E402 - bench/ is this script's folder
 
-BENCH_URL = benchdb.bench_url(
-    "SYNCS_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/metricbuilder_dispatch_bench"
-)
-REDIS_URL = os.environ.get("SYNCS_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
-QUEUE = f"bench-dispatch-{uuid.uuid4().hex[:8]}"
-os.environ.update(
-    DATABASE_URL=BENCH_URL,
-    CELERY_BROKER_URL=REDIS_URL,
-    CELERY_TASK_DEFAULT_QUEUE=QUEUE,
-    DEBUG="true",
-    DJANGO_SETTINGS_MODULE="config.settings",
-    LOG_LEVEL="WARNING",
+BENCH_URL, REDIS_URL, QUEUE = benchdb.use_syncs_stack(
+    "postgres://postgres@127.0.0.1:5432/metricbuilder_dispatch_bench", "bench-dispatch"
 )
 
 
