@@ -114,7 +114,12 @@ def test_connection(connection):
 
 
 def record_success(connection):
-    """A request through the connection worked (used by syncs): mark it connected."""
+    """A request through the connection worked (used by syncs): mark it connected.
+
+    Nothing is written when it already is: syncs call this after every success.
+    """
+    if connection.status == Status.CONNECTED:
+        return
     now = timezone.now()
     Connection.objects.filter(pk=connection.pk).update(
         status=Status.CONNECTED, last_error="", last_success_at=now, updated_at=now

@@ -172,7 +172,7 @@ def execute(
     except SyncFailed as failure:
         return _failed(metric, token, kind, attempt, failure, next_sync_at)
 
-    if metric.connection is not None and metric.connection.status != metric.connection.Status.CONNECTED:
+    if metric.connection is not None:
         connection_services.record_success(metric.connection)
     # The lease was released in the storage's transaction.
     if kind == SyncRun.Kind.BACKFILL:
@@ -314,7 +314,7 @@ def _store_batch(writes, token, outcomes):
         outcomes[metric.pk] = _failed(metric, token, SyncRun.Kind.SCHEDULED, 1, failure, write.next_sync_at)
     stored = [write for write in writes if write.error is None]
     connection = writes[0].metric.connection
-    if stored and connection.status != connection.Status.CONNECTED:
+    if stored:
         connection_services.record_success(connection)
     requests = sum(write.fetched.requests for write in stored)
     written = sum(write.written for write in stored)

@@ -123,3 +123,7 @@ def test_record_problem_and_success_for_syncs(sandbox):
     services.record_success(connection)
     connection.refresh_from_db()
     assert connection.status == "connected" and connection.last_error == "" and connection.last_success_at
+    first_success = connection.last_success_at
+    services.record_success(connection)  # after every sync: no write while it stays connected
+    connection.refresh_from_db()
+    assert connection.last_success_at == first_success
