@@ -1,6 +1,4 @@
-import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -19,13 +17,7 @@ from builder.dates import (
     parse,
     preview,
 )
-
-# CI runs a fresh clone with a copy of shared/ beside it, so shared/ is a sibling of the repo root.
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "vtiger-8.2"
-
-
-def fixture(name):
-    return json.loads((FIXTURES / name).read_text())
+from tests.builder.conftest import vtiger_fixture as fixture
 
 
 def paths(candidates):

@@ -1,7 +1,5 @@
-import json
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import time_machine
@@ -19,13 +17,7 @@ from builder.transform import (
     to_datapoints,
     to_number,
 )
-
-# CI runs a fresh clone with a copy of shared/ beside it, so shared/ is a sibling of the repo root.
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "vtiger-8.2"
-
-
-def fixture(name):
-    return json.loads((FIXTURES / name).read_text())
+from tests.builder.conftest import vtiger_fixture as fixture
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -16,14 +15,10 @@ from builder.vtql import (
     quote,
     with_paging,
 )
+from tests.builder.conftest import VTIGER_FIXTURES
+from tests.builder.conftest import vtiger_fixture as fixture
 
-# CI runs a fresh clone with a copy of shared/ beside it, so shared/ is a sibling of the repo root.
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "vtiger-8.2"
-DESCRIBE_FILES = sorted(FIXTURES.glob("describe_*.json"))
-
-
-def fixture(name):
-    return json.loads((FIXTURES / name).read_text())
+DESCRIBE_FILES = sorted(VTIGER_FIXTURES.glob("describe_*.json"))
 
 
 def vtiger_error(case):
