@@ -17,7 +17,7 @@ from builder.dates import (
     parse,
     preview,
 )
-from tests.builder.conftest import vtiger_fixture as fixture
+from tests.recordings import recorded as fixture
 
 
 def paths(candidates):

@@ -17,7 +17,7 @@ from builder.transform import (
     to_datapoints,
     to_number,
 )
-from tests.builder.conftest import vtiger_fixture as fixture
+from tests.recordings import recorded as fixture
 
 
 @pytest.fixture

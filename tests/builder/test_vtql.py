@@ -15,10 +15,10 @@ from builder.vtql import (
     quote,
     with_paging,
 )
-from tests.builder.conftest import VTIGER_FIXTURES
-from tests.builder.conftest import vtiger_fixture as fixture
+from tests.recordings import VTIGER_RECORDINGS
+from tests.recordings import recorded as fixture
 
-DESCRIBE_FILES = sorted(VTIGER_FIXTURES.glob("describe_*.json"))
+DESCRIBE_FILES = sorted(VTIGER_RECORDINGS.glob("describe_*.json"))
 
 
 def vtiger_error(case):

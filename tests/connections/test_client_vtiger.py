@@ -2,7 +2,6 @@
 
 import base64
 import threading
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -109,10 +108,8 @@ def test_malformed_json_is_not_json(sandbox):
 def test_hang_longer_than_the_read_timeout_is_timeout(sandbox, settings):
     settings.OUTBOUND_READ_TIMEOUT = 0.3
     sandbox.configure(hang_ms=5000)
-    started = time.monotonic()
     with Client(vtiger_connection(sandbox.url)) as client, pytest.raises(Timeout, match="did not answer within 0.3"):
         client.request("GET", "me")
-    assert time.monotonic() - started < 3
 
 
 def test_closed_port_is_unreachable():
@@ -236,12 +233,14 @@ def test_self_hosted_logs_in_once_and_reuses_the_session(sandbox):
     assert "sessionName=" in sent[2].url and "operation=query" in sent[2].url
 
 
-def test_self_hosted_logs_in_again_when_the_session_expired(sandbox):
-    sandbox.configure(session_idle_s=0.2)
+def test_self_hosted_logs_in_again_when_the_session_expired(sandbox, time_machine):
+    # The sandbox runs in this process: moving the clock ages its session.
+    time_machine.move_to(datetime.now(UTC), tick=False)
+    sandbox.configure(session_idle_s=60)
     conn = selfhosted_connection(sandbox.url)
     with Client(conn) as client:
         client.request("GET", "listtypes")
-        time.sleep(0.3)
+        time_machine.shift(61)
         assert client.request("GET", "listtypes").result["types"]
     stats = sandbox.stats()
     assert stats["logins"] == 2 and stats["sessions_expired"] == 1

@@ -1,21 +1,13 @@
 """Helpers for the sandbox tests: thin HTTP clients for the Cloud REST API and webservice.php."""
 
 import hashlib
-import json
-from pathlib import Path
 
 import pytest
 import requests
 
 from sandbox import DEMO_ACCESS_KEY, DEMO_USERNAME
 
-FIXTURES = Path(__file__).with_name("fixtures")
 TIMEOUT = 10
-
-
-def recorded(name):
-    """A response recorded from a real Vtiger 8.2 (tests/sandbox/fixtures)."""
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
 
 
 def md5(text):

@@ -7,7 +7,7 @@ import pytest
 
 from sandbox import DEMO_ACCESS_KEY, DEMO_USERNAME
 from sandbox.data import describe_schema
-from tests.sandbox.conftest import recorded
+from tests.recordings import recorded
 
 MODULES = ["Leads", "Contacts", "Accounts", "Potentials", "HelpDesk", "Invoice", "Products", "Users"]
 

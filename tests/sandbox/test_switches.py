@@ -187,10 +187,10 @@ def test_latency_is_added_to_api_calls_only(sandbox, rest):
     sandbox.configure(latency_ms=200)
     started = time.monotonic()
     assert rest.get("me").status_code == 200
-    assert time.monotonic() - started >= 0.2
-    started = time.monotonic()
-    control(sandbox, "stats")
-    assert time.monotonic() - started < 0.15
+    assert time.monotonic() - started >= 0.2  # a lower bound: a loaded machine only adds to it
+    sandbox.configure(latency_ms=600_000)
+    # Ten minutes of latency on the control API would make this time out (after 5 s).
+    assert control(sandbox, "stats").status_code == 200
 
 
 def test_error_rate_fails_a_deterministic_share_of_calls(sandbox, rest):
@@ -222,15 +222,12 @@ def test_malformed_answers_are_200_but_not_json(sandbox, rest):
 
 
 def test_hang_makes_clients_time_out_and_reset_releases_it(sandbox, http):
-    sandbox.configure(hang_ms=5000)
-    started = time.monotonic()
+    sandbox.configure(hang_ms=600_000)
     with pytest.raises(requests.exceptions.ReadTimeout):
         http.get(f"{sandbox.url}/custom/v1/deals", timeout=0.3)
-    assert time.monotonic() - started < 2
     sandbox.reset()
-    started = time.monotonic()
-    assert requests.get(f"{sandbox.url}/custom/v1/deals?paginate=page", timeout=5).status_code == 200
-    assert time.monotonic() - started < 1
+    # Still hanging, this would time out after ten seconds.
+    assert requests.get(f"{sandbox.url}/custom/v1/deals?paginate=page", timeout=10).status_code == 200
 
 
 def test_max_rows_allows_one_big_answer(sandbox, rest):

@@ -1,11 +1,13 @@
 """Self-hosted /webservice.php: the login flow, sessions, operations and 8.2's recorded errors."""
 
 import time
+from datetime import UTC, datetime
 
 import pytest
 
 from sandbox import DEMO_ACCESS_KEY, DEMO_USERNAME
-from tests.sandbox.conftest import md5, recorded
+from tests.recordings import recorded
+from tests.sandbox.conftest import md5
 
 ERRORS = recorded("errors.json")
 
@@ -137,10 +139,12 @@ def test_the_access_key_hash_is_lowercase_hex(ws):
     assert body["error"]["code"] == "INVALID_USER_CREDENTIALS"
 
 
-def test_the_challenge_token_expires(ws, sandbox):
-    sandbox.configure(challenge_ttl_s=0.2)
+def test_the_challenge_token_expires(ws, sandbox, time_machine):
+    # The sandbox runs in this process: moving the clock moves its clock.
+    time_machine.move_to(datetime.now(UTC), tick=False)
+    sandbox.configure(challenge_ttl_s=60)
     token = ws.challenge()
-    time.sleep(0.3)
+    time_machine.shift(61)
     body = ws.post(operation="login", username="demo", accessKey=md5(token + DEMO_ACCESS_KEY)).json()
     assert body["error"] == {"message": "Specified token is invalid or expired", "code": "INVALID_AUTH_TOKEN"}
 
@@ -150,10 +154,11 @@ def test_getchallenge_by_post_is_denied(ws):
     assert body["error"]["code"] == "ACCESS_DENIED"
 
 
-def test_an_idle_session_expires_and_a_new_login_works(ws, sandbox):
-    sandbox.configure(session_idle_s=0.5)
+def test_an_idle_session_expires_and_a_new_login_works(ws, sandbox, time_machine):
+    time_machine.move_to(datetime.now(UTC), tick=False)
+    sandbox.configure(session_idle_s=60)
     assert ws.query("SELECT count(*) FROM Leads;") == [{"count": "2000"}]
-    time.sleep(0.6)
+    time_machine.shift(61)
     body = ws.call("query", query="SELECT count(*) FROM Leads;")
     assert body["error"]["code"] == "INVALID_SESSIONID"
     # Once expired, it stays expired.
@@ -163,14 +168,14 @@ def test_an_idle_session_expires_and_a_new_login_works(ws, sandbox):
     assert sandbox.stats()["sessions_expired"] == 1
 
 
-def test_a_busy_session_still_ends_at_its_lifetime(ws, sandbox):
-    # The session was created just before the test started, so its age is at least the elapsed time.
-    started = time.monotonic()
-    sandbox.configure(session_ttl_s=0.8, session_idle_s=10)
-    while time.monotonic() - started < 0.4:
+def test_a_busy_session_still_ends_at_its_lifetime(ws, sandbox, time_machine):
+    time_machine.move_to(datetime.now(UTC), tick=False)
+    sandbox.configure(session_ttl_s=100, session_idle_s=30)
+    ws.login()  # a session born at the frozen instant
+    for _ in range(4):  # used every 25 s, so never idle for long
+        time_machine.shift(25)
         assert ws.call("listtypes")["success"] is True
-        time.sleep(0.1)
-    time.sleep(max(0.0, 0.9 - (time.monotonic() - started)))
+    time_machine.shift(1)
     assert ws.call("listtypes")["error"]["code"] == "INVALID_SESSIONID"
 
 

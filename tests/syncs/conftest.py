@@ -195,6 +195,10 @@ def workers(django_db_setup, tmp_path):
 
         queue_name = queue
 
+        def logs(self):
+            """What every worker of this test has logged so far."""
+            return "".join(worker.log() for worker in started)
+
     yield Factory()
     app.conf.task_default_queue = previous
     for worker in started:

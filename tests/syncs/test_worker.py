@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 import requests
@@ -22,7 +23,7 @@ from django.utils import timezone
 
 from conftest import _database_url, free_port, wait_for
 from sandbox import DEMO_ACCESS_KEY, DEMO_USERNAME
-from syncs import dispatcher, engine, services, uses
+from syncs import dispatcher, engine, services, tasks, uses
 from syncs.models import Datapoint, MetricSync, SyncRun
 from tests.syncs.conftest import expected_leads, leads_metric, on_redis
 
@@ -73,10 +74,10 @@ def _recover_from_the_kill(workers, env, settings, metric_ids):
     dispatcher bring the killed syncs back (every one of them had a run record "running")."""
     workers.start(env=env)
     if not on_redis():
-        settings.SYNC_STALE_SECONDS = 2
-        time.sleep(2.5)
-        assert services.reap()["runs_closed"] == len(metric_ids)
-        assert sorted(dispatcher.dispatch()) == sorted(metric_ids)
+        # The beat entries, as they will run once the killed syncs have been silent long enough.
+        later = timezone.now() + timedelta(seconds=settings.SYNC_STALE_SECONDS + 1)
+        assert services.reap(now=later)["runs_closed"] == len(metric_ids)
+        assert sorted(dispatcher.dispatch(now=later)) == sorted(metric_ids)
 
 
 def test_sigkill_mid_sync_the_task_runs_again_and_stores_what_a_clean_run_stores(workers, sandbox, vtiger, settings):
@@ -239,7 +240,10 @@ def test_two_dispatchers_at_once_enqueue_each_due_metric_exactly_once(workers, s
 
     workers.start(concurrency=2)
     wait_for(lambda: SyncRun.objects.filter(status="succeeded").count() == 30, timeout=60)
-    time.sleep(1)  # a duplicate would show up now
+    # A duplicate message would be queued before this one (it finds no metric and returns).
+    marker = tasks.sync_metric.delay(0, "marker")
+    wait_for(lambda: f"[{marker.id}] succeeded" in workers.logs(), timeout=60)
+    assert not SyncRun.objects.filter(status=SyncRun.Status.RUNNING).exists()
     for metric in metrics:
         assert len(_runs(metric)) == 1
     assert sandbox.stats()["requests"]["rest/query"] == 30
