@@ -3,6 +3,7 @@
 The sandbox fixtures live in tests/conftest.py.
 """
 
+import collections
 import os
 
 import pytest
@@ -12,6 +13,19 @@ import pytest
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 PASSWORD = "correct-horse-battery-staple"
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One line before pytest's own closing line: what was skipped and how to run it.
+
+    Every skip reason in this suite says what is missing and how to enable it.
+    """
+    skipped = terminalreporter.stats.get("skipped", [])
+    if not skipped:
+        return
+    reasons = collections.Counter(report.longrepr[2].removeprefix("Skipped: ") for report in skipped)
+    parts = [f"{count} × {reason}" for reason, count in reasons.most_common()]
+    terminalreporter.write_line(f"Skipped {len(skipped)} test(s): " + "; ".join(parts), yellow=True)
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -30,7 +30,7 @@ def browser():
     if not os.path.exists(CHROMIUM):
         if env_bool("REQUIRE_BROWSER", False):
             pytest.fail("Chromium is required (REQUIRE_BROWSER is set) but /usr/bin/chromium is missing.")
-        pytest.skip("Debian's chromium is not installed")
+        pytest.skip("the browser tests need Debian's chromium (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

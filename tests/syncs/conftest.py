@@ -205,6 +205,9 @@ def workers(django_db_setup, tmp_path):
         worker.kill()  # the queue is this test's own: nothing is left to finish
 
 
+REDIS_ONLY = "the Redis-only tests need the Redis stack (CELERY_BROKER_URL=redis://127.0.0.1:6379/15 runs them)"
+
+
 def on_redis():
     from django.conf import settings
 

@@ -11,14 +11,14 @@ from django.db import connections
 from connections.errors import RateLimited
 from syncs import ratelimit
 from syncs.ratelimit import BudgetWait
-from tests.syncs.conftest import on_redis
+from tests.syncs.conftest import REDIS_ONLY, on_redis
 
 
 @pytest.fixture(params=["database", "redis"])
 def store(request, settings):
     if request.param == "redis":
         if not on_redis():
-            pytest.skip("The Redis store is tested on the Redis stack (CELERY_BROKER_URL=redis://...).")
+            pytest.skip(REDIS_ONLY)
         return ratelimit.RedisStore(settings.CELERY_BROKER_URL)
     return ratelimit.DatabaseStore()
 

@@ -25,7 +25,7 @@ from conftest import _database_url, free_port, wait_for
 from sandbox import DEMO_ACCESS_KEY, DEMO_USERNAME
 from syncs import dispatcher, engine, services, tasks, uses
 from syncs.models import Datapoint, MetricSync, SyncRun
-from tests.syncs.conftest import expected_leads, leads_metric, on_redis
+from tests.syncs.conftest import REDIS_ONLY, expected_leads, leads_metric, on_redis
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -274,10 +274,12 @@ class RedisServer:
             self.process.wait(timeout=10)
 
 
-@pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server is not installed")
+@pytest.mark.skipif(
+    not shutil.which("redis-server"), reason="the Redis restart test needs redis-server (apt-get install redis-server)"
+)
 def test_redis_restarted_during_a_batch_syncs_resume_and_nothing_is_lost(workers, sandbox, vtiger, tmp_path):
     if not on_redis():
-        pytest.skip("Runs on the Redis stack only (CELERY_BROKER_URL=redis://...): it restarts a Redis server.")
+        pytest.skip(REDIS_ONLY)
     redis = RedisServer(free_port(), tmp_path / "redis.log").start()
     try:
         broker = f"redis://127.0.0.1:{redis.port}/0"
