@@ -3,16 +3,27 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint format bench clean
+.PHONY: install lock run serve test lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# Reinstalled only when a requirements file changes.
-$(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+# Installed from the lock file, every package pinned with its hashes: plain pip, nothing
+# else to install first. Reinstalled only when a lock file changes.
+$(VENV)/.installed: requirements.lock requirements-dev.lock | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $@
+
+# requirements*.txt are the lists people edit; `make lock` resolves them into the lock
+# files (uv, for every platform, keeping the versions already locked unless
+# LOCK_ARGS=--upgrade or LOCK_ARGS="--upgrade-package NAME"). The dev lock is held to
+# the production one, so both install the same version of every shared package.
+UV_COMPILE = $(BIN)/uv pip compile --quiet --universal --generate-hashes --python-version 3.11 \
+	--custom-compile-command "make lock" $(LOCK_ARGS)
+lock: | $(VENV)/.installed
+	$(UV_COMPILE) requirements.txt -o requirements.lock
+	$(UV_COMPILE) requirements-dev.txt -c requirements.lock -o requirements-dev.lock
 
 # Front-end libraries, from the npm registry through the lock file.
 node_modules/.installed: package.json package-lock.json
