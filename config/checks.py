@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
+from config.staticfiles import vendor_files_installed  # noqa: F401 -- registers its check (config.W002)
+
 
 @register(Tags.security)
 def generated_keys_in_production(app_configs, **kwargs):

@@ -162,12 +162,16 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
-# Front-end libraries come from npm (package.json; `make install` runs npm ci).
-STATICFILES_DIRS = [
-    BASE_DIR / "static",
-    ("vendor/codemirror", BASE_DIR / "node_modules" / "codemirror"),
-    ("vendor/chartjs", BASE_DIR / "node_modules" / "chart.js" / "dist"),
+# Where collectstatic writes and the production server serves from.
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# Front-end libraries come from npm (package.json; `make install` runs npm ci); of those,
+# config.staticfiles.VendorFinder serves only the files the templates load, as vendor/...
+NODE_MODULES_DIR = BASE_DIR / "node_modules"
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "config.staticfiles.VendorFinder",
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
