@@ -55,30 +55,26 @@ def _test_settings(settings, tmp_path):
     }
 
 
-def _make_user(django_user_model, username, role=None, **extra):
-    from django.contrib.auth.models import Group
+def _make_user(username, role=None, **extra):
+    from tests.factories import UserFactory
 
-    user = django_user_model.objects.create_user(username=username, password=PASSWORD, **extra)
-    if role:
-        # get_or_create: transactional tests flush the groups the migration made.
-        user.groups.add(Group.objects.get_or_create(name=role)[0])
-    return user
+    return UserFactory(username=username, role=role, **extra)
 
 
 @pytest.fixture
-def admin_user(db, django_user_model):
-    return _make_user(django_user_model, "ada", role="admin", email="ada@example.com")
+def admin_user(db):
+    return _make_user("ada", role="admin", email="ada@example.com")
 
 
 @pytest.fixture
-def analyst_user(db, django_user_model):
-    return _make_user(django_user_model, "alan", role="analyst", email="alan@example.com")
+def analyst_user(db):
+    return _make_user("alan", role="analyst", email="alan@example.com")
 
 
 @pytest.fixture
-def outsider_user(db, django_user_model):
+def outsider_user(db):
     """Signed in, but in neither role."""
-    return _make_user(django_user_model, "olga")
+    return _make_user("olga")
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
-"""Fixtures shared by the test suites: the Vtiger sandbox on a free loopback port."""
+"""Fixtures shared by the test suites: the Vtiger sandbox on a free loopback port, and connections to it."""
 
 import pytest
 
 from sandbox.server import SandboxServer
+from tests.connections.factories import vtiger_connection
 
 
 @pytest.fixture(scope="session")
@@ -18,3 +19,16 @@ def sandbox(sandbox_server):
     """The session's sandbox, reset (switches, counters, sessions, flood window) after the test."""
     yield sandbox_server
     sandbox_server.reset()
+
+
+@pytest.fixture
+def vtiger(sandbox, db):
+    """A Vtiger Cloud connection named "Vtiger" to the sandbox, with no rate budget of its own."""
+    return vtiger_connection(sandbox.url, name="Vtiger", rate_limit_per_minute=None)
+
+
+@pytest.fixture
+def offline_vtiger(db):
+    """A Vtiger Cloud connection named "Vtiger" at an address nothing answers on: for tests that send
+    nothing (definitions, imports, exports, pages), so no sandbox is started for them."""
+    return vtiger_connection(name="Vtiger")

@@ -8,7 +8,7 @@ import pytest
 from builder import definitions
 from builder.models import Metric
 from sandbox import DEMO_ACCESS_KEY
-from tests.connections.factories import custom_connection, vtiger_connection
+from tests.connections.factories import custom_connection
 
 EXAMPLE = {
     "name": "Deals won (amount)",
@@ -38,11 +38,6 @@ EXAMPLE = {
 
 
 @pytest.fixture
-def vtiger(db):
-    return vtiger_connection("http://127.0.0.1:9", name="Vtiger")
-
-
-@pytest.fixture
 def api(db):
     return custom_connection("https://api.example.com", name="API", options={"allowed_methods": ["GET", "POST"]})
 
@@ -57,15 +52,15 @@ def paths(errors):
     return [path for path, _ in errors]
 
 
-def test_the_product_example_is_valid(vtiger):
+def test_the_product_example_is_valid(offline_vtiger):
     cleaned, errors = definitions.validate(EXAMPLE)
     assert errors == []
-    assert cleaned["connection"] == vtiger
+    assert cleaned["connection"] == offline_vtiger
     assert cleaned["request"]["pagination"] == {"type": "vtiger"}
     assert cleaned["date"] == {"mode": "field", "format": "YYYY-MM-DD", "timezone": "UTC", "field": ""}
 
 
-def test_optional_keys_take_their_defaults(vtiger):
+def test_optional_keys_take_their_defaults(offline_vtiger):
     minimal = {
         "name": "Leads",
         "connection": "Vtiger",
@@ -172,14 +167,14 @@ CASES = [
 
 
 @pytest.mark.parametrize(("change", "path", "words"), [case[1:] for case in CASES], ids=[case[0] for case in CASES])
-def test_each_problem_is_reported_at_its_field(vtiger, change, path, words):
+def test_each_problem_is_reported_at_its_field(offline_vtiger, change, path, words):
     _, errors = definitions.validate(changed(change))
     assert path in paths(errors), errors
     message = dict(errors)[path]
     assert words in message
 
 
-def test_paths_carry_the_prefix_and_every_problem_is_collected(vtiger):
+def test_paths_carry_the_prefix_and_every_problem_is_collected(offline_vtiger):
     broken = changed(lambda d: d.update(aggregation="avg", favourable_trend="left", connection="Nope"))
     _, errors = definitions.validate(broken, path="metrics[2]")
     assert paths(errors) == ["metrics[2].connection", "metrics[2].aggregation", "metrics[2].favourable_trend"]
@@ -219,24 +214,24 @@ def test_custom_connections_follow_their_allowed_methods(api):
     assert "set by the connection" in dict(errors)["request.headers[0]"]
 
 
-def test_the_site_minimum_interval_applies(vtiger, settings):
+def test_the_site_minimum_interval_applies(offline_vtiger, settings):
     settings.SYNC_MIN_INTERVAL_MINUTES = 30
     _, errors = definitions.validate(changed(_set(("sync", "interval_minutes"), 15)))
     assert dict(errors)["sync.interval_minutes"] == "15 is out of range: use 30 to 10080."
 
 
-def test_a_custom_lookup_finds_the_connection(vtiger):
-    definition = changed(lambda d: d.update(connection=str(vtiger.uuid)))
+def test_a_custom_lookup_finds_the_connection(offline_vtiger):
+    definition = changed(lambda d: d.update(connection=str(offline_vtiger.uuid)))
     cleaned, errors = definitions.validate(definition, connection_lookup=definitions.by_uuid)
     assert errors == []
-    assert cleaned["connection"] == vtiger
+    assert cleaned["connection"] == offline_vtiger
     assert definitions.by_uuid("not-a-uuid") is None
     assert definitions.by_uuid(None) is None
     _, errors = definitions.validate(changed(lambda d: d.update(connection="x")), connection_lookup=definitions.by_uuid)
     assert "No connection" in dict(errors)["connection"]
 
 
-def test_naive_time_zone_defaults_to_the_connections(vtiger):
+def test_naive_time_zone_defaults_to_the_connections(offline_vtiger):
     cleaned, errors = definitions.validate(changed(lambda d: d["date"].pop("timezone")))
     assert errors == []
     assert cleaned["date"]["timezone"] == "UTC"
@@ -250,7 +245,7 @@ def _saved(definition, **extra):
     return metric
 
 
-def test_round_trip_keeps_every_field(vtiger):
+def test_round_trip_keeps_every_field(offline_vtiger):
     definition = changed(lambda d: d["date"].update(field="closingdate"))
     metric = _saved(definition)
     exported = definitions.from_metric(Metric.objects.get(pk=metric.pk))
@@ -264,22 +259,22 @@ def test_round_trip_keeps_every_field(vtiger):
     assert {**definitions.from_metric(other), "name": exported["name"]} == exported
 
 
-def test_from_metric_never_holds_a_credential(vtiger):
+def test_from_metric_never_holds_a_credential(offline_vtiger):
     metric = _saved(EXAMPLE)
     text = json.dumps(definitions.from_metric(metric))
     assert DEMO_ACCESS_KEY not in text
-    assert vtiger.secrets_encrypted not in text
+    assert offline_vtiger.secrets_encrypted not in text
     assert json.loads(text)["connection"] == "Vtiger"
 
 
-def test_a_deleted_connection_exports_as_null(vtiger):
+def test_a_deleted_connection_exports_as_null(offline_vtiger):
     metric = _saved(EXAMPLE)
-    vtiger.delete()
+    offline_vtiger.delete()
     metric.refresh_from_db()
     assert definitions.from_metric(metric)["connection"] is None
 
 
-def test_unique_name(vtiger):
+def test_unique_name(offline_vtiger):
     assert definitions.unique_name("Deals won (amount)") == "Deals won (amount)"
     _saved(EXAMPLE)
     assert definitions.unique_name("Deals won (amount)") == "Deals won (amount) (copy)"

@@ -9,6 +9,7 @@ from django.utils import timezone
 from builder.models import Draft, Metric
 from builder.tasks import purge_stale_drafts
 from builder.wizard_drafts import draft_for_metric, new_draft
+from tests.factories import MetricFactory
 
 
 def test_discard_removes_only_your_own_draft(analyst_client, analyst_user, admin_user):
@@ -28,7 +29,7 @@ def test_discard_removes_only_your_own_draft(analyst_client, analyst_user, admin
 
 
 def test_discarding_an_edit_keeps_the_saved_metric(analyst_client, analyst_user):
-    metric = Metric.objects.create(name="Kept", endpoint="query", expression="$count(result)")
+    metric = MetricFactory(name="Kept", current=True)
     draft = draft_for_metric(metric, analyst_user)
     analyst_client.post(reverse("builder:discard", args=[draft.uuid]))
     assert Metric.objects.filter(pk=metric.pk).exists()

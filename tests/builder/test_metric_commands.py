@@ -11,12 +11,6 @@ from builder import definitions, gallery, portability
 from builder.models import Metric
 from sandbox import DEMO_ACCESS_KEY
 from tests.builder.test_definitions import EXAMPLE
-from tests.connections.factories import vtiger_connection
-
-
-@pytest.fixture
-def vtiger(db):
-    return vtiger_connection("http://127.0.0.1:9", name="Vtiger")
 
 
 def run(*args):
@@ -38,9 +32,9 @@ def write(tmp_path, content, name="defs.json"):
     return str(path)
 
 
-def test_export_all_and_by_name(vtiger):
-    gallery.create_metric("new-leads", vtiger)
-    gallery.create_metric("open-tickets", vtiger)
+def test_export_all_and_by_name(offline_vtiger):
+    gallery.create_metric("new-leads", offline_vtiger)
+    gallery.create_metric("open-tickets", offline_vtiger)
     out, err = run("export_metrics")
     document = json.loads(out)
     assert document["format"] == portability.FORMAT
@@ -52,14 +46,14 @@ def test_export_all_and_by_name(vtiger):
     assert [m["name"] for m in json.loads(out)["metrics"]] == ["Open tickets"]
 
 
-def test_export_unknown_name_fails(vtiger):
-    gallery.create_metric("new-leads", vtiger)
+def test_export_unknown_name_fails(offline_vtiger):
+    gallery.create_metric("new-leads", offline_vtiger)
     out, _, message = fails("export_metrics", "New leads", "Nope")
     assert out == ""
     assert "'Nope'" in message
 
 
-def test_import_file_then_round_trip(vtiger, tmp_path):
+def test_import_file_then_round_trip(offline_vtiger, tmp_path):
     out, _ = run("import_metrics", write(tmp_path, {"format": portability.FORMAT, "metrics": [EXAMPLE]}))
     assert "Imported 1 metric" in out and "Deals won (amount)" in out
     assert definitions.from_metric(Metric.objects.get()) == EXAMPLE
@@ -72,7 +66,7 @@ def test_import_file_then_round_trip(vtiger, tmp_path):
     assert definitions.from_metric(Metric.objects.get()) == EXAMPLE
 
 
-def test_import_refuses_the_whole_file_on_one_problem(vtiger, tmp_path):
+def test_import_refuses_the_whole_file_on_one_problem(offline_vtiger, tmp_path):
     bad = {**EXAMPLE, "name": "Bad", "aggregation": "median"}
     path = write(tmp_path, {"format": portability.FORMAT, "metrics": [EXAMPLE, bad]})
     _, err, message = fails("import_metrics", path)
@@ -87,7 +81,7 @@ def test_import_refuses_the_whole_file_on_one_problem(vtiger, tmp_path):
     assert not Metric.objects.exists()
 
 
-def test_import_name_clash_and_rename(vtiger, tmp_path):
+def test_import_name_clash_and_rename(offline_vtiger, tmp_path):
     path = write(tmp_path, {"format": portability.FORMAT, "metrics": [EXAMPLE]})
     run("import_metrics", path)
     _, err, _ = fails("import_metrics", path)
@@ -106,7 +100,7 @@ def test_import_name_clash_and_rename(vtiger, tmp_path):
         ([1, 2], "Expected an object"),
     ],
 )
-def test_import_bad_files(vtiger, tmp_path, content, words):
+def test_import_bad_files(offline_vtiger, tmp_path, content, words):
     path = write(tmp_path, content)
     _, err, _ = fails("import_metrics", path)
     assert words in err

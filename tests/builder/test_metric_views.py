@@ -10,19 +10,14 @@ from builder import definitions, gallery, portability
 from builder.models import Draft, Metric
 from sandbox import DEMO_ACCESS_KEY
 from tests.builder.test_definitions import EXAMPLE
-from tests.connections.factories import custom_connection, vtiger_connection
+from tests.connections.factories import custom_connection
 
 ACCESS_KEY = "Zq9SecretAccessKey7731"
 
 
 @pytest.fixture
-def vtiger(db):
-    return vtiger_connection("http://127.0.0.1:9", name="Vtiger", access_key=ACCESS_KEY)
-
-
-@pytest.fixture
-def metric(vtiger):
-    return gallery.create_metric("deals-won-amount", vtiger)
+def metric(offline_vtiger):
+    return gallery.create_metric("deals-won-amount", offline_vtiger)
 
 
 def url(name, *args):
@@ -39,7 +34,7 @@ def assert_no_credential(response, connection):
 # ---------------------------------------------------------------- permissions
 
 
-def test_outsiders_get_403_everywhere(client, outsider_user, metric, vtiger):
+def test_outsiders_get_403_everywhere(client, outsider_user, metric, offline_vtiger):
     client.force_login(outsider_user)
     for name, args in [
         ("metric_list", ()),
@@ -53,7 +48,7 @@ def test_outsiders_get_403_everywhere(client, outsider_user, metric, vtiger):
         assert client.get(url(name, *args)).status_code == 403, name
     assert client.post(url("metric_duplicate", metric.uuid)).status_code == 403
     assert client.post(url("metric_delete", metric.uuid)).status_code == 403
-    assert client.post(url("gallery_create", "new-leads"), {"connection": vtiger.uuid}).status_code == 403
+    assert client.post(url("gallery_create", "new-leads"), {"connection": offline_vtiger.uuid}).status_code == 403
     assert Metric.objects.count() == 1
 
 
@@ -80,11 +75,11 @@ def test_empty_list_points_to_the_builder_and_the_gallery(analyst_client):
     assert url("start") in body and url("gallery") in body
 
 
-def test_list_and_page_show_the_definition_and_no_credential(analyst_client, metric, vtiger):
+def test_list_and_page_show_the_definition_and_no_credential(analyst_client, metric, offline_vtiger):
     response = analyst_client.get(url("metric_list"))
     assert "Deals won (amount)" in response.content.decode()
     assert f'name="metric" value="{metric.uuid}"' in response.content.decode()  # "Export selected"
-    assert_no_credential(response, vtiger)
+    assert_no_credential(response, offline_vtiger)
 
     response = analyst_client.get(url("metric", metric.uuid))
     body = response.content.decode()
@@ -107,11 +102,11 @@ def test_list_and_page_show_the_definition_and_no_credential(analyst_client, met
         "Vtiger (LIMIT offset,100 until an empty page)",
     ):
         assert text in body, text
-    assert_no_credential(response, vtiger)
+    assert_no_credential(response, offline_vtiger)
 
 
-def test_a_deleted_connection_is_said_plainly(analyst_client, metric, vtiger):
-    vtiger.delete()
+def test_a_deleted_connection_is_said_plainly(analyst_client, metric, offline_vtiger):
+    offline_vtiger.delete()
     body = analyst_client.get(url("metric", metric.uuid)).content.decode()
     assert "The connection this metric used was deleted" in body
     assert "Connection deleted" in analyst_client.get(url("metric_list")).content.decode()
@@ -161,7 +156,7 @@ def test_delete_asks_first_then_deletes(analyst_client, metric):
 # ---------------------------------------------------------------- gallery
 
 
-def test_gallery_lists_items_for_the_vtiger_connection(analyst_client, vtiger):
+def test_gallery_lists_items_for_the_vtiger_connection(analyst_client, offline_vtiger):
     custom_connection("https://api.example.com", name="Other API")
     response = analyst_client.get(url("gallery"))
     body = response.content.decode()
@@ -169,7 +164,7 @@ def test_gallery_lists_items_for_the_vtiger_connection(analyst_client, vtiger):
     for item in gallery.ITEMS:
         assert item.name in body
         assert url("gallery_create", item.slug) in body
-    assert_no_credential(response, vtiger)
+    assert_no_credential(response, offline_vtiger)
 
 
 def test_gallery_without_a_vtiger_connection(analyst_client, db):
@@ -177,18 +172,18 @@ def test_gallery_without_a_vtiger_connection(analyst_client, db):
     assert "No Vtiger connection yet" in body and "Ask an admin" in body
 
 
-def test_gallery_create_in_one_click(analyst_client, analyst_user, vtiger):
-    response = analyst_client.post(url("gallery_create", "open-pipeline-by-stage"), {"connection": vtiger.uuid})
+def test_gallery_create_in_one_click(analyst_client, analyst_user, offline_vtiger):
+    response = analyst_client.post(url("gallery_create", "open-pipeline-by-stage"), {"connection": offline_vtiger.uuid})
     metric = Metric.objects.get(name="Open pipeline by stage")
     assert response["Location"] == url("metric", metric.uuid)
-    assert metric.owner == analyst_user and metric.connection == vtiger
-    analyst_client.post(url("gallery_create", "open-pipeline-by-stage"), {"connection": vtiger.uuid})
+    assert metric.owner == analyst_user and metric.connection == offline_vtiger
+    analyst_client.post(url("gallery_create", "open-pipeline-by-stage"), {"connection": offline_vtiger.uuid})
     assert Metric.objects.filter(name="Open pipeline by stage (copy)").exists()
 
 
-def test_gallery_create_refuses_bad_input(analyst_client, vtiger):
+def test_gallery_create_refuses_bad_input(analyst_client, offline_vtiger):
     other = custom_connection("https://api.example.com", name="Other API")
-    assert analyst_client.post(url("gallery_create", "nope"), {"connection": vtiger.uuid}).status_code == 404
+    assert analyst_client.post(url("gallery_create", "nope"), {"connection": offline_vtiger.uuid}).status_code == 404
     assert analyst_client.get(url("gallery_create", "new-leads")).status_code == 405
     for connection in ("", "garbage", str(other.uuid)):
         response = analyst_client.post(url("gallery_create", "new-leads"), {"connection": connection})
@@ -199,14 +194,14 @@ def test_gallery_create_refuses_bad_input(analyst_client, vtiger):
 # ---------------------------------------------------------------- export and import
 
 
-def test_export_downloads_all_or_the_chosen(analyst_client, metric, vtiger):
-    other = gallery.create_metric("new-leads", vtiger)
+def test_export_downloads_all_or_the_chosen(analyst_client, metric, offline_vtiger):
+    other = gallery.create_metric("new-leads", offline_vtiger)
     response = analyst_client.get(url("export"))
     assert response["Content-Type"].startswith("application/json")
     assert response["Content-Disposition"].startswith('attachment; filename="metrics-')
     document = json.loads(response.content)
     assert [m["name"] for m in document["metrics"]] == ["Deals won (amount)", "New leads"]
-    assert_no_credential(response, vtiger)
+    assert_no_credential(response, offline_vtiger)
 
     response = analyst_client.get(url("export") + f"?metric={other.uuid}")
     assert [m["name"] for m in json.loads(response.content)["metrics"]] == ["New leads"]
@@ -220,7 +215,7 @@ def upload(document):
     return SimpleUploadedFile("defs.json", content, content_type="application/json")
 
 
-def test_import_page_and_upload(analyst_client, analyst_user, vtiger):
+def test_import_page_and_upload(analyst_client, analyst_user, offline_vtiger):
     assert "Import metrics" in analyst_client.get(url("import")).content.decode()
     response = analyst_client.post(
         url("import"), {"file": upload({"format": portability.FORMAT, "metrics": [EXAMPLE]})}
@@ -231,7 +226,7 @@ def test_import_page_and_upload(analyst_client, analyst_user, vtiger):
     assert definitions.from_metric(metric) == EXAMPLE
 
 
-def test_import_shows_each_problem_by_field_and_writes_nothing(analyst_client, vtiger):
+def test_import_shows_each_problem_by_field_and_writes_nothing(analyst_client, offline_vtiger):
     bad = {**EXAMPLE, "name": "Bad", "aggregation": "median", "request": {**EXAMPLE["request"], "method": "POST"}}
     response = analyst_client.post(
         url("import"), {"file": upload({"format": portability.FORMAT, "metrics": [EXAMPLE, bad]})}

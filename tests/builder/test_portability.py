@@ -12,11 +12,6 @@ from tests.builder.test_definitions import EXAMPLE
 from tests.connections.factories import vtiger_connection
 
 
-@pytest.fixture
-def vtiger(db):
-    return vtiger_connection("http://127.0.0.1:9", name="Vtiger")
-
-
 def document(*metrics):
     return {"format": portability.FORMAT, "metrics": [copy.deepcopy(m) for m in metrics]}
 
@@ -25,26 +20,26 @@ def named(name, **changes):
     return {**copy.deepcopy(EXAMPLE), "name": name, **changes}
 
 
-def test_export_document_holds_every_metric_and_no_credential(vtiger):
+def test_export_document_holds_every_metric_and_no_credential(offline_vtiger):
     for slug in ("new-leads", "deals-won-amount", "open-tickets"):
-        gallery.create_metric(slug, vtiger)
+        gallery.create_metric(slug, offline_vtiger)
     exported = portability.export_document(Metric.objects.order_by("name"))
     assert exported["format"] == "metric-builder/metrics@1"
     assert [m["name"] for m in exported["metrics"]] == ["Deals won (amount)", "New leads", "Open tickets"]
     text = portability.dumps(exported)
-    assert DEMO_ACCESS_KEY not in text and vtiger.secrets_encrypted not in text
+    assert DEMO_ACCESS_KEY not in text and offline_vtiger.secrets_encrypted not in text
     assert json.loads(text) == exported
 
 
-def test_round_trip_to_another_site_gives_the_same_metrics(vtiger):
+def test_round_trip_to_another_site_gives_the_same_metrics(offline_vtiger):
     for item in gallery.ITEMS:
-        gallery.create_metric(item.slug, vtiger)
+        gallery.create_metric(item.slug, offline_vtiger)
     before = [definitions.from_metric(m) for m in Metric.objects.order_by("name")]
     text = portability.dumps(portability.export_document(Metric.objects.order_by("name")))
 
     # "Elsewhere": no metrics, a connection of the same name (another id, another key).
     Metric.objects.all().delete()
-    vtiger.delete()
+    offline_vtiger.delete()
     vtiger_connection("http://127.0.0.1:10", name="Vtiger", access_key="another-key-1234")
     loaded, errors = portability.loads(text)
     assert errors == []
@@ -55,7 +50,7 @@ def test_round_trip_to_another_site_gives_the_same_metrics(vtiger):
     assert len(result.created) == len(gallery.ITEMS)
 
 
-def test_import_is_all_or_nothing_with_every_problem_by_path(vtiger):
+def test_import_is_all_or_nothing_with_every_problem_by_path(offline_vtiger):
     good = named("Good one")
     bad_method = named("Bad method")
     bad_method["request"]["method"] = "POST"
@@ -81,7 +76,7 @@ def test_import_is_all_or_nothing_with_every_problem_by_path(vtiger):
         ({"format": portability.FORMAT, "metrics": [EXAMPLE], "extra": 1}, "extra", "Unknown key"),
     ],
 )
-def test_document_problems(vtiger, doc, path, words):
+def test_document_problems(offline_vtiger, doc, path, words):
     result = portability.import_document(doc)
     assert path in dict(result.errors), result.errors
     assert words in dict(result.errors)[path]
@@ -93,7 +88,7 @@ def test_unknown_connection_is_reported(db):
     assert result.errors == [("metrics[0].connection", "No connection is named 'Vtiger'; an admin can add it.")]
 
 
-def test_name_clashes_are_reported_or_renamed(vtiger):
+def test_name_clashes_are_reported_or_renamed(offline_vtiger):
     assert portability.import_document(document(EXAMPLE)).ok
     clash = portability.import_document(document(EXAMPLE, named("Fresh"), named("Fresh")))
     assert [path for path, _ in clash.errors] == ["metrics[0].name", "metrics[2].name"]
@@ -122,14 +117,14 @@ def test_loads_explains_bad_files(data, words):
     assert words in errors[0][1]
 
 
-def test_result_as_dict_is_json(vtiger):
+def test_result_as_dict_is_json(offline_vtiger):
     result = portability.import_document(document(EXAMPLE))
     payload = json.loads(json.dumps(result.as_dict()))
     assert payload["ok"] is True
     assert payload["created"][0]["name"] == "Deals won (amount)"
 
 
-def test_a_failure_while_writing_leaves_nothing_behind(vtiger, monkeypatch):
+def test_a_failure_while_writing_leaves_nothing_behind(offline_vtiger, monkeypatch):
     """A clash that appears between the check and the write (another user) rolls back the whole import."""
     real_check = portability.check
 

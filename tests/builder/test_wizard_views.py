@@ -10,6 +10,7 @@ from django.urls import reverse
 from builder.models import Draft, Metric
 from sandbox import DEMO_ACCESS_KEY
 from tests.connections.factories import custom_connection, vtiger_connection
+from tests.factories import MetricFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -43,11 +44,6 @@ def _request_data(draft, **overrides):
 
 def _text(response):
     return response.content.decode()
-
-
-@pytest.fixture
-def vtiger(sandbox, db):
-    return vtiger_connection(sandbox.url, name="Vtiger")
 
 
 def test_smoke(analyst_client, vtiger):
@@ -401,7 +397,7 @@ def test_back_keeps_everything(analyst_client, vtiger):
 
 def test_name_errors_and_duplicate_name(analyst_client, vtiger):
     draft = _draft(analyst_client, vtiger)
-    Metric.objects.create(name="Taken", endpoint="me", expression="1")
+    MetricFactory(name="Taken", current=True)
     page = analyst_client.post(
         reverse("builder:save", args=[draft.uuid]),
         {"name": "taken", "aggregation": "sum", "number_format": "number", "favourable_trend": "up"},
@@ -418,14 +414,7 @@ def test_name_errors_and_duplicate_name(analyst_client, vtiger):
 def test_edit_reopens_the_wizard_filled_in(analyst_client, analyst_user, vtiger):
     from builder.wizard_drafts import draft_for_metric
 
-    metric = Metric.objects.create(
-        name="Leads",
-        connection=vtiger,
-        endpoint="query",
-        params=[["query", "SELECT count(*) FROM Leads;"]],
-        pagination={"type": "none"},
-        expression="$number(result[0].count)",
-    )
+    metric = MetricFactory(name="Leads", current=True, connection=vtiger)
     draft = draft_for_metric(metric, analyst_user)
     assert draft.metric == metric and draft.definition["connection"] == str(vtiger.uuid)
     text = _text(analyst_client.get(reverse("builder:request", args=[draft.uuid])))

@@ -8,6 +8,9 @@ from factory.django import DjangoModelFactory
 from connections.models import Connection
 from sandbox import DEMO_ACCESS_KEY, DEMO_USERNAME
 
+OFFLINE_URL = "http://127.0.0.1:9"  # the discard port: for connections whose tests never send
+VTIGER_PATH = "/restapi/v1/vtiger/default"
+
 
 class ConnectionFactory(DjangoModelFactory):
     """`secrets={"access_key": ...}` stores encrypted credentials; `save=False` via .build()."""
@@ -35,23 +38,26 @@ class ConnectionFactory(DjangoModelFactory):
         return connection
 
 
+class VtigerConnectionFactory(ConnectionFactory):
+    """A Vtiger Cloud connection with the sandbox's demo credentials, at an address nothing answers on."""
+
+    integration = Connection.Integration.VTIGER
+    base_url = OFFLINE_URL + VTIGER_PATH
+    auth_type = Connection.AuthType.BASIC
+    username = DEMO_USERNAME
+    rate_limit_per_minute = 30  # the Growth plan's budget
+    options = factory.LazyFunction(lambda: {"plan": "growth", "data_timezone": "UTC"})
+    secrets = factory.LazyFunction(lambda: {"access_key": DEMO_ACCESS_KEY})
+
+
 def _with_path(url, path):
     return url.rstrip("/") + path if not urlsplit(url).path.strip("/") else url.rstrip("/")
 
 
-def vtiger_connection(url, *, access_key=DEMO_ACCESS_KEY, save=True, **kwargs):
+def vtiger_connection(url=OFFLINE_URL, *, access_key=DEMO_ACCESS_KEY, save=True, **kwargs):
     """A Vtiger Cloud connection to `url` (the sandbox root or a full REST base URL)."""
-    kwargs.setdefault("username", DEMO_USERNAME)
-    kwargs.setdefault("rate_limit_per_minute", 30)
-    make = ConnectionFactory.create if save else ConnectionFactory.build
-    return make(
-        integration=Connection.Integration.VTIGER,
-        base_url=_with_path(url, "/restapi/v1/vtiger/default"),
-        auth_type=Connection.AuthType.BASIC,
-        options={"plan": "growth", "data_timezone": "UTC"},
-        secrets={"access_key": access_key},
-        **kwargs,
-    )
+    make = VtigerConnectionFactory.create if save else VtigerConnectionFactory.build
+    return make(base_url=_with_path(url, VTIGER_PATH), secrets={"access_key": access_key}, **kwargs)
 
 
 def selfhosted_connection(url, *, access_key=DEMO_ACCESS_KEY, save=True, **kwargs):
