@@ -15,6 +15,11 @@ $(VENV)/.installed: requirements.lock requirements-dev.lock | $(BIN)/python
 	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $@
 
+# A production host needs only the production lock (no test tools).
+$(VENV)/.installed-production: requirements.lock | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
+	touch $@
+
 # requirements*.txt are the lists people edit; `make lock` resolves them into the lock
 # files (uv, for every platform, keeping the versions already locked unless
 # LOCK_ARGS=--upgrade or LOCK_ARGS="--upgrade-package NAME"). The dev lock is held to
@@ -40,6 +45,16 @@ run: install
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py seed_demo
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start
+
+# The production web server: DEBUG off whatever the environment says, static files
+# collected into STATIC_ROOT and served by WhiteNoise, gunicorn on WEB_HOST:WEB_PORT with
+# WEB_CONCURRENCY processes (GUNICORN_CMD_ARGS adds any other gunicorn option). Set the
+# production settings first (README, "Running in production") and migrate.
+serve: export DEBUG := false
+serve: export WEB_CONCURRENCY ?= 2
+serve: $(VENV)/.installed-production node_modules/.installed
+	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
+	$(BIN)/gunicorn config.wsgi --bind "$${WEB_HOST:-127.0.0.1}:$${WEB_PORT:-8000}" --access-logfile -
 
 test: install
 	$(BIN)/pytest
