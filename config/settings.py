@@ -228,6 +228,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 else:
     # Longer than the longest sync, so a slow task is not delivered twice while it runs.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60)}
+# Celery's prefork pool, made safe against a killed pool process on a polling broker such as the
+# file-system one (an idle process no longer holds the job pipe's lock while it waits), and
+# giving a killed sync's lease back at once so its requeued message runs again (config/pool.py).
+CELERY_WORKER_POOL = "config.pool:TaskPool"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -1,14 +1,20 @@
 """What the syncs app does when the apps to its left say something happened."""
 
+import logging
+
+from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
 from builder.models import Metric
+from config.pool import pool_process_lost
 from connections.signals import connection_deleting, connection_tested
 from syncs import engine, services, uses
 from syncs.models import Datapoint, MetricSync
+
+logger = logging.getLogger(__name__)
 
 
 @receiver(connection_deleting, dispatch_uid="syncs.pause_on_connection_delete")
@@ -46,3 +52,24 @@ def resync_on_definition_change(sender, instance, created, raw=False, **kwargs):
         state.save(update_fields=update)
         if state.in_use:
             uses.start_backfill(instance, state)
+
+
+# The syncs' tasks and where their metric ids and token are among the task's arguments.
+_LEASED_TASKS = {"syncs.sync_metric": False, "syncs.backfill_metric": False, "syncs.sync_batch": True}
+
+
+@receiver(pool_process_lost, dispatch_uid="syncs.release_lease_of_lost_process")
+def release_lease_of_lost_process(sender, task_id, args, kwargs, **extra):
+    """The pool process running a sync died (config.pool): its lease is dead for certain, so give it
+    back now; the message comes again, finds the run left "running" under its token and closes it."""
+    if sender not in _LEASED_TASKS or len(args) < 2 or not args[1]:
+        return
+    ids, token = args[0], args[1]
+    ids = list(ids) if _LEASED_TASKS[sender] else [ids]
+    try:
+        freed = MetricSync.objects.filter(metric_id__in=ids, claimed_by=token).update(
+            claimed_by="", claimed_at=None, heartbeat_at=None
+        )
+        logger.warning("A pool process died running %s[%s]: %d lease(s) given back", sender, task_id, freed)
+    finally:
+        db_connection.close()  # this runs on a thread of the worker's main process
