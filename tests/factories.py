@@ -5,6 +5,7 @@
     MetricFactory(connection=vtiger, owner=None, window_days=60)
     MetricFactory(name="Revenue", current=True)   # holds the datapoints a test writes: no request sent
     DatapointFactory(metric=metric, timestamp=when, value=3)   # synced when it happened
+    point(metric, when, 3, "north")          # the same, positionally
     datapoints(metric, [(when, value), (when, value, "north")], synced_at=NOW)   # one INSERT
     SyncRunFactory(metric=metric, status=SyncRun.Status.SUCCEEDED)
 
@@ -104,12 +105,17 @@ class DatapointFactory(DjangoModelFactory):
     synced_at = factory.LazyAttribute(lambda point: point.timestamp)
 
 
+def point(metric, when, value, dimension=""):
+    """One stored value, synced when it happened."""
+    return DatapointFactory(metric=metric, timestamp=when, value=value, dimension=dimension)
+
+
 def datapoints(metric, points, synced_at=None):
     """Store `(timestamp, value)` or `(timestamp, value, dimension)` tuples in one INSERT."""
-    rows = []
-    for when, value, *dimension in points:
-        fields = {"metric": metric, "timestamp": when, "value": value, "dimension": dimension[0] if dimension else ""}
-        rows.append(DatapointFactory.build(**fields, synced_at=synced_at or when))
+    rows = [
+        Datapoint(metric=metric, timestamp=when, value=value, dimension="".join(dimension), synced_at=synced_at or when)
+        for when, value, *dimension in points
+    ]
     return Datapoint.objects.bulk_create(rows)
 
 

@@ -4,43 +4,28 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
-from django.contrib.auth.models import Group
 from django.core import mail
 from django.urls import reverse
 
-from builder.models import Metric
 from dashboards import alerts
 from dashboards.models import Alert, AlertEvent
 from dashboards.receivers import evaluate_alerts_after_sync
 from syncs import storage
-from syncs.models import Datapoint, MetricSync, Notification, SyncRun, Use
+from syncs.models import MetricSync, Notification, SyncRun, Use
 from syncs.signals import sync_finished
+from tests.factories import MetricFactory, SyncRunFactory, UserFactory, point
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)  # a Sunday
 
 
 @pytest.fixture
 def metric(db, analyst_user):
-    return Metric.objects.create(
-        name="Deals won (amount)",
-        owner=analyst_user,
-        endpoint="query",
-        expression="x",
-        aggregation="sum",
-        number_format="number",
-        favourable_trend="up",
-    )
+    return MetricFactory(name="Deals won (amount)", owner=analyst_user, current=True)
 
 
 @pytest.fixture
-def other_analyst(db, django_user_model):
-    other = django_user_model.objects.create_user(username="grace", password="x-long-password-1")
-    other.groups.add(Group.objects.get_or_create(name="analyst")[0])
-    return other
-
-
-def point(metric, when, value, dimension=""):
-    return Datapoint.objects.create(metric=metric, timestamp=when, value=value, dimension=dimension, synced_at=when)
+def other_analyst(db):
+    return UserFactory(username="grace", role="analyst")
 
 
 def make_alert(metric, user, condition="above", threshold=10_000, date_range="today"):
@@ -232,14 +217,14 @@ def test_a_recipient_without_email_gets_the_in_app_notification(metric, analyst_
 
 
 def _run(metric):
-    return SyncRun.objects.create(metric=metric, status=SyncRun.Status.SUCCEEDED, started_at=NOW, finished_at=NOW)
+    return SyncRunFactory(metric=metric, status=SyncRun.Status.SUCCEEDED, started_at=NOW, finished_at=NOW)
 
 
 @time_machine.travel(NOW, tick=False)
 def test_alerts_are_evaluated_when_a_sync_finishes(metric, analyst_user):
     above = make_alert(metric, analyst_user)
     below = make_alert(metric, analyst_user, condition="below", threshold=1)
-    other = Metric.objects.create(name="Other", endpoint="q", expression="x")
+    other = MetricFactory(name="Other", current=True)
     elsewhere = make_alert(other, analyst_user, threshold=0)
     point(other, NOW - timedelta(hours=1), 5)
     point(metric, NOW - timedelta(hours=1), 12_500)
@@ -262,7 +247,7 @@ def test_a_real_store_evaluates_alerts_once_its_data_are_committed(
     metric, analyst_user, django_capture_on_commit_callbacks
 ):
     alert = make_alert(metric, analyst_user)
-    run = SyncRun.objects.create(metric=metric, started_at=NOW)
+    run = SyncRunFactory(metric=metric, started_at=NOW)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         storage.store(metric, [(None, 12_500.0, "")], window=None, stamp=NOW - timedelta(seconds=1), run=run)
         assert not AlertEvent.objects.exists()  # not before the commit
@@ -454,7 +439,7 @@ def test_only_the_creator_or_an_admin_edits(client, metric, analyst_user, admin_
 
 
 def test_an_alert_of_another_metric_is_404(analyst_client, metric, analyst_user):
-    other = Metric.objects.create(name="Other", endpoint="q", expression="x")
+    other = MetricFactory(name="Other", current=True)
     alert = make_alert(other, analyst_user)
     response = analyst_client.post(reverse("dashboards:alert_delete", args=[metric.uuid, alert.pk]))
     assert response.status_code == 404

@@ -6,16 +6,16 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from builder.models import Metric
 from dashboards.models import Databoard, Goal, Scorecard, Tile
-from syncs.models import Datapoint, Use
+from syncs.models import Use
 from syncs.uses import in_use
+from tests.factories import DatapointFactory, MetricFactory, datapoints
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 
 
 def _metric(name, **extra):
-    return Metric.objects.create(name=name, endpoint="query", expression="x", **extra)
+    return MetricFactory(name=name, current=True, **extra)
 
 
 @pytest.fixture
@@ -52,15 +52,11 @@ def test_board_name_is_required(analyst_client):
 
 
 @time_machine.travel(NOW, tick=False)
-def test_tiles_each_with_their_own_range_and_kind(analyst_client, leads, revenue):
-    board = Databoard.objects.create(name="Sales")
-    Datapoint.objects.bulk_create(
-        [
-            Datapoint(metric=leads, timestamp=datetime(2026, 3, 14, 9, tzinfo=UTC), value=1, synced_at=NOW),
-            Datapoint(metric=leads, timestamp=datetime(2026, 3, 10, 9, tzinfo=UTC), value=1, synced_at=NOW),
-            Datapoint(metric=revenue, timestamp=datetime(2026, 2, 10, 9, tzinfo=UTC), value=2500, synced_at=NOW),
-        ]
-    )
+def test_tiles_each_with_their_own_range_and_kind(analyst_client, analyst_user, leads, revenue):
+    board = Databoard.objects.create(name="Sales", owner=analyst_user)
+    leads_days = [(datetime(2026, 3, 14, 9, tzinfo=UTC), 1), (datetime(2026, 3, 10, 9, tzinfo=UTC), 1)]
+    datapoints(leads, leads_days, synced_at=NOW)
+    datapoints(revenue, [(datetime(2026, 2, 10, 9, tzinfo=UTC), 2500)], synced_at=NOW)
     url = reverse("dashboards:tile_add", args=[board.uuid])
     analyst_client.post(url, {"metric": leads.pk, "kind": "number", "date_range": "yesterday"})
     analyst_client.post(url, {"metric": revenue.pk, "kind": "bar", "date_range": "last_month"})
@@ -76,16 +72,16 @@ def test_tiles_each_with_their_own_range_and_kind(analyst_client, leads, revenue
     assert f'id="{tile.chart_id}" type="application/json"' in second
 
 
-def test_tile_form_errors_are_shown_and_nothing_is_added(analyst_client, leads):
-    board = Databoard.objects.create(name="Sales")
+def test_tile_form_errors_are_shown_and_nothing_is_added(analyst_client, analyst_user, leads):
+    board = Databoard.objects.create(name="Sales", owner=analyst_user)
     response = analyst_client.post(reverse("dashboards:tile_add", args=[board.uuid]), {"kind": "line"})
     assert response.status_code == 200
     assert "This field is required." in response.content.decode()
     assert not Tile.objects.exists()
 
 
-def test_reorder_and_remove_tiles(analyst_client, leads, revenue):
-    board = Databoard.objects.create(name="Sales")
+def test_reorder_and_remove_tiles(analyst_client, analyst_user, leads, revenue):
+    board = Databoard.objects.create(name="Sales", owner=analyst_user)
     a = Tile.objects.create(board=board, metric=leads, position=1)
     b = Tile.objects.create(board=board, metric=revenue, position=2)
     response = analyst_client.post(
@@ -130,7 +126,7 @@ def test_tiles_goals_and_scorecards_keep_metrics_in_use(db, leads, revenue):
 
 @time_machine.travel(NOW, tick=False)
 def test_goal_progress_on_the_goals_page(analyst_client, revenue):
-    Datapoint.objects.create(metric=revenue, timestamp=datetime(2026, 3, 3, tzinfo=UTC), value=600, synced_at=NOW)
+    DatapointFactory(metric=revenue, timestamp=datetime(2026, 3, 3, tzinfo=UTC), value=600, synced_at=NOW)
     response = analyst_client.post(
         reverse("dashboards:goals", args=[revenue.uuid]), {"target": "1000", "period": "month"}
     )

@@ -8,20 +8,21 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from builder.models import Metric
-from syncs.models import Datapoint
+from tests.factories import MetricFactory, datapoints
 
 
 @pytest.fixture
 def revenue(db):
-    metric = Metric.objects.create(name="Revenue", endpoint="query", expression="result", aggregation="sum")
-    for when, value in [
-        (datetime(2026, 3, 7, 12, tzinfo=UTC), 10.0),
-        (datetime(2026, 3, 8, 4, 30, tzinfo=UTC), 2.5),  # still 7 March in New York (23:30 EST)
-        (datetime(2026, 3, 8, 12, tzinfo=UTC), 1000.0),
-        (datetime(2026, 3, 10, 12, tzinfo=UTC), 7.0),
-    ]:
-        Datapoint.objects.create(metric=metric, timestamp=when, value=value, synced_at=when)
+    metric = MetricFactory(name="Revenue", aggregation="sum", current=True)
+    datapoints(
+        metric,
+        [
+            (datetime(2026, 3, 7, 12, tzinfo=UTC), 10.0),
+            (datetime(2026, 3, 8, 4, 30, tzinfo=UTC), 2.5),  # still 7 March in New York (23:30 EST)
+            (datetime(2026, 3, 8, 12, tzinfo=UTC), 1000.0),
+            (datetime(2026, 3, 10, 12, tzinfo=UTC), 7.0),
+        ],
+    )
     return metric
 
 

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from builder.models import Metric
 from dashboards import queries, ranges
-from syncs.models import Datapoint
+from tests.factories import MetricFactory, datapoints
+from tests.factories import point as add
 
 AGGREGATIONS = ["sum", "average", "min", "max", "latest", "count"]
 STEP = timedelta(minutes=20)  # finer than the half- and quarter-hour offsets
@@ -28,9 +28,7 @@ GAPS = [  # no data: whole local days without a value must come back as None
 
 
 def make_metric(name="Revenue", aggregation="sum", trend="up"):
-    return Metric.objects.create(
-        name=name, endpoint="query", expression="result", aggregation=aggregation, favourable_trend=trend
-    )
+    return MetricFactory(name=name, aggregation=aggregation, favourable_trend=trend, current=True)
 
 
 def generate():
@@ -60,10 +58,7 @@ def stored(db):
         metric = make_metric(name=name, aggregation=aggregation)
         synced = datetime(2026, 11, 20, tzinfo=UTC)
         # Inserted newest first, so the latest datapoint is never the highest id.
-        Datapoint.objects.bulk_create(
-            Datapoint(metric=metric, timestamp=t, value=v, dimension=d, synced_at=synced)
-            for t, v, d in reversed(points)
-        )
+        datapoints(metric, reversed(points), synced_at=synced)
         return metric
 
     return store
@@ -200,7 +195,7 @@ def test_count_per_day_sees_the_23_and_25_hour_days(db):
     hours = []
     for start in (datetime(2026, 3, 7, tzinfo=UTC), datetime(2026, 10, 31, tzinfo=UTC)):
         hours += [start + timedelta(hours=h) for h in range(4 * 24)]
-    Datapoint.objects.bulk_create(Datapoint(metric=metric, timestamp=t, value=1, synced_at=t) for t in hours)
+    datapoints(metric, [(t, 1) for t in hours])
     spring = queries.aggregate(metric, ranges.custom(date(2026, 3, 7), date(2026, 3, 9), "America/New_York"), "day")
     assert [p.value for p in spring] == [24, 23, 24]
     fall = queries.aggregate(metric, ranges.custom(date(2026, 10, 31), date(2026, 11, 2), "America/New_York"), "day")
@@ -214,17 +209,13 @@ def test_a_day_whose_midnight_dst_skips(db):
     metric = make_metric(aggregation="count")
     start = datetime(2026, 9, 5, 4, tzinfo=UTC)  # 5 September 00:00 in Santiago
     hours = [start + timedelta(hours=h) for h in range(3 * 24 - 1)]
-    Datapoint.objects.bulk_create(Datapoint(metric=metric, timestamp=t, value=1, synced_at=t) for t in hours)
+    datapoints(metric, [(t, 1) for t in hours])
     days = queries.aggregate(metric, ranges.custom(date(2026, 9, 5), date(2026, 9, 7), "America/Santiago"), "day")
     assert [p.value for p in days] == [24, 23, 24]
     assert days[1].start.hour == 1 and days[1].start.date() == date(2026, 9, 6)
 
 
 # ---------------------------------------------------------------- Latest value
-
-
-def add(metric, when, value, dimension=""):
-    return Datapoint.objects.create(metric=metric, timestamp=when, value=value, dimension=dimension, synced_at=when)
 
 
 def test_latest_is_the_value_with_the_latest_timestamp_not_the_last_stored(db):

@@ -5,36 +5,28 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
-from django.contrib.auth.models import Group
 from django.core import mail
 from django.urls import reverse
 
-from builder.models import Metric
 from conftest import free_port
 from dashboards import scorecards
 from dashboards.models import Scorecard
 from dashboards.tasks import send_scorecards
-from syncs.models import Datapoint, MetricSync, Use
+from syncs.models import MetricSync, Use
+from tests.factories import MetricFactory, UserFactory, datapoints
 
 MONDAY = datetime(2026, 3, 16, 9, 0, tzinfo=UTC)  # last week: 9-15 March; the week before: 2-8 March
 LONG_AGO = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def make_metric(name, trend="up", aggregation="sum", number_format="number"):
-    return Metric.objects.create(
-        name=name,
-        endpoint="query",
-        expression="x",
-        aggregation=aggregation,
-        number_format=number_format,
-        favourable_trend=trend,
+    return MetricFactory(
+        name=name, aggregation=aggregation, number_format=number_format, favourable_trend=trend, current=True
     )
 
 
 def points(metric, *pairs):
-    Datapoint.objects.bulk_create(
-        Datapoint(metric=metric, timestamp=when, value=value, synced_at=when) for when, value in pairs
-    )
+    datapoints(metric, pairs)
 
 
 def at(day, hour=12, month=3):
@@ -242,8 +234,8 @@ def test_next_send_time(analyst_user):
 # ---------------------------------------------------------------- sending
 
 
-def test_send_due_emails_each_recipient_once(analyst_user, admin_user, django_user_model, four_metrics):
-    nobody = django_user_model.objects.create_user(username="noemail", password="x-long-password-1")
+def test_send_due_emails_each_recipient_once(analyst_user, admin_user, four_metrics):
+    nobody = UserFactory(username="noemail")
     weekly = make_card(analyst_user, metrics=four_metrics, recipients=[analyst_user, admin_user, nobody])
     daily = make_card(admin_user, frequency="daily", hour=20, name="Daily", metrics=four_metrics[:1])
 
@@ -319,12 +311,6 @@ def test_scorecard_metrics_are_in_use_until_removed(analyst_user):
 
 
 # ---------------------------------------------------------------- pages
-
-
-def other_analyst(django_user_model):
-    user = django_user_model.objects.create_user(username="grace", password="x-long-password-1", email="g@example.com")
-    user.groups.add(Group.objects.get_or_create(name="analyst")[0])
-    return user
 
 
 def test_outsiders_get_403(client, outsider_user, analyst_user):
@@ -464,9 +450,9 @@ def test_send_now_says_when_the_mail_server_refused(analyst_client, analyst_user
     assert card.last_sent_at is None
 
 
-def test_other_members_preview_but_do_not_change(client, analyst_user, admin_user, django_user_model):
+def test_other_members_preview_but_do_not_change(client, analyst_user, admin_user):
     card = make_card(analyst_user)
-    client.force_login(other_analyst(django_user_model))
+    client.force_login(UserFactory(username="grace", role="analyst", email="g@example.com"))
     assert client.get(reverse("dashboards:scorecard_preview", args=[card.uuid])).status_code == 200
     assert client.get(reverse("dashboards:scorecard_edit", args=[card.uuid])).status_code == 403
     assert client.post(reverse("dashboards:scorecard_send", args=[card.uuid])).status_code == 403

@@ -9,30 +9,19 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from builder.models import Metric
-from syncs.models import Datapoint
 from syncs.uses import add_use
+from tests.factories import MetricFactory, datapoints
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def metric(db, analyst_user):
-    return Metric.objects.create(
-        name="Deals won (amount)",
-        owner=analyst_user,
-        endpoint="query",
-        expression="x",
-        aggregation="sum",
-        number_format="currency",
-        favourable_trend="up",
-    )
+    return MetricFactory(name="Deals won (amount)", owner=analyst_user, number_format="currency", current=True)
 
 
 def _points(metric, values_by_day):
-    Datapoint.objects.bulk_create(
-        Datapoint(metric=metric, timestamp=day, value=value, synced_at=NOW) for day, value in values_by_day
-    )
+    datapoints(metric, values_by_day, synced_at=NOW)
 
 
 def test_empty_screen_says_what_to_do_next(analyst_client):
