@@ -64,8 +64,9 @@ OUTBOUND_CONNECT_TIMEOUT = env_float("OUTBOUND_CONNECT_TIMEOUT", 5.0)
 OUTBOUND_READ_TIMEOUT = env_float("OUTBOUND_READ_TIMEOUT", 30.0)
 OUTBOUND_MAX_BYTES = env_int("OUTBOUND_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
 
-# The site's public address, for links in emails (alerts, scorecards).
-SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
+# The site's public address, for links in emails (alerts, scorecards) and the login URL
+# seed_demo prints; by default where `make run` serves it (the Procfile's WEB_PORT).
+SITE_URL = env_str("SITE_URL", f"http://127.0.0.1:{env_int('WEB_PORT', 8000, minimum=1)}")
 
 # The Vtiger sandbox that `make run` starts; the demo connection points at it.
 # The Procfile starts the sandbox on SANDBOX_PORT; the demo connection follows it.

@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.urls import reverse
 
 from accounts.roles import ADMIN, ANALYST
 from builder import gallery
@@ -46,7 +47,8 @@ class Command(BaseCommand):
             transaction.on_commit(lambda: tasks.test_connection.delay(connection.pk))
 
         self.stdout.write("")
-        self.stdout.write(self.style.SUCCESS("Metric Builder demo is ready. Log in at http://127.0.0.1:8000 with:"))
+        login_url = settings.SITE_URL.rstrip("/") + reverse("login")
+        self.stdout.write(self.style.SUCCESS(f"Metric Builder demo is ready. Log in at {login_url} with:"))
         self.stdout.write(f"  Admin:   admin   / {admin_password}")
         self.stdout.write(f"  Analyst: analyst / {analyst_password}")
         verb = "Created" if created else "Kept"
