@@ -8,12 +8,13 @@ An expression turns an API response into datapoints. It must return either
 JSONata returns a lone object instead of a one-item array when a path matches one record, so a
 single object is taken as an array of one; ``undefined`` (nothing matched) yields no datapoints.
 
-Evaluation is bounded: a time limit and a recursion depth (jsonata-python's runtime bounds,
-checked on each evaluation step) and a size limit on the input. One long built-in step is not
-interrupted mid-way: flattening what a mapping built before the deadline can overrun the limit
-by a second or two (``[1..10000].([1..1000])`` runs about 2 s, unstopped), and JSONata caps a range
-at 10,000,000 items. Results are returned as jsonata gives them: arrays may be its ``list``
-subclass, which compares and serialises like a list.
+Evaluation is bounded, and runs in a box (``builder.expression_box``): a worker process with a
+memory limit, killed and replaced when it overruns the time limit, because jsonata-python's own
+bounds (a time limit and a recursion depth, checked on each evaluation step) cannot interrupt one
+long step (a regular expression backtracking in C, ``$split`` of a huge string, a huge range).
+Those bounds still run inside the worker, as a first line, and the input's size is checked here
+before it is sent. Results come back as JSON: arrays are lists, a function is ``"<function>"``.
+``evaluate_in_process`` is the same evaluation without the box, for the worker itself.
 
 Pure module: no Django, no models.
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -30,6 +32,9 @@ from typing import Any
 
 import jsonata
 from jsonata.jexception import JException
+
+from builder import expression_box
+from builder.expression_box import ExpressionBox, too_long_message
 
 DEFAULT_TIMEOUT_MS = 500
 DEFAULT_MAX_DEPTH = 500
@@ -102,6 +107,7 @@ def compile_expression(text: str) -> jsonata.Jsonata:
     # Inputs are parsed JSON, so every value already has a JSON type: skip the library's
     # walk over the whole input on each evaluation (most of the time for 5,000 records).
     expression.set_validate_input(False)
+    expression.source_text = text  # what evaluate() sends to the box
     return expression
 
 
@@ -117,38 +123,88 @@ def evaluate(
     max_depth: int = DEFAULT_MAX_DEPTH,
     max_input_bytes: int | None = DEFAULT_MAX_INPUT_BYTES,
     input_bytes: int | None = None,
+    box: ExpressionBox | None = None,
 ) -> Any:
-    """Evaluate an expression (text or compiled) against ``data``, within bounds.
+    """Evaluate an expression (text, or what ``compile_expression`` returned) against ``data``, in the box.
 
-    Every failure is an ExpressionError: syntax (``S0...``), runtime (``T...``, ``D...``), the
-    timeout (``D1012``), too deep a recursion (``D1011``), errors that jsonata-python raises as
-    plain Python exceptions (``$number("abc")`` -> ``ValueError``), and an input over
-    ``max_input_bytes`` (``INPUT_TOO_LARGE``; ``None`` lifts the limit). ``input_bytes`` is the
-    input's size when the caller already knows it (the response's length), saving a measurement.
+    Every failure is an ExpressionError: syntax (``S0...``, found here before anything is sent),
+    runtime (``T...``, ``D...``), too long a run (``D1012``: jsonata's own timeout or the box's
+    kill, both "The expression took too long (over 500 ms) and was stopped."), too deep a
+    recursion (``D1011``), too much memory (``MEMORY_LIMIT``), errors that jsonata-python raises
+    as plain Python exceptions (``$number("abc")`` -> ``ValueError``), an input over
+    ``max_input_bytes`` (``INPUT_TOO_LARGE``; ``None`` lifts the limit), and the box's own
+    (``BUSY`` when no worker frees up in time, ``EVALUATOR_STOPPED``). ``input_bytes`` is the
+    input's size when the caller already knows it (the response's length): a larger one is
+    refused before the input is serialised. ``$now()`` and ``$millis()`` read this process's
+    clock at the call. ``box``: another box than the default (tests, benchmarks).
     """
-    compiled = compile_expression(expression) if isinstance(expression, str) else expression
-    if max_input_bytes is not None:
-        size = input_bytes if input_bytes is not None else input_size(data)
-        if size > max_input_bytes:
-            raise ExpressionError(
-                "INPUT_TOO_LARGE",
-                f"The response is too large to evaluate here ({size:,} bytes; the limit is {max_input_bytes:,}). "
-                "Narrow the request (fewer fields, a shorter date range) and send it again.",
-            )
+    if isinstance(expression, str):
+        text = expression
+        compile_expression(text)  # syntax errors without a round trip
+    else:
+        text = getattr(expression, "source_text", None)
+        if text is None:
+            raise TypeError("evaluate() takes an expression's text or what compile_expression() returned.")
+    if max_input_bytes is not None and input_bytes is not None and input_bytes > max_input_bytes:
+        raise _too_large(input_bytes, max_input_bytes)
+    payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+    if max_input_bytes is not None and input_bytes is None and len(payload) > max_input_bytes:
+        raise _too_large(len(payload), max_input_bytes)
+    return (box or expression_box.default_box()).evaluate(
+        text, payload, timeout_ms=timeout_ms, max_depth=max_depth, now_ms=round(time.time() * 1000)
+    )
+
+
+def _too_large(size: int, limit: int) -> ExpressionError:
+    return ExpressionError(
+        "INPUT_TOO_LARGE",
+        f"The response is too large to evaluate here ({size:,} bytes; the limit is {limit:,}). "
+        "Narrow the request (fewer fields, a shorter date range) and send it again.",
+    )
+
+
+_clocks = threading.local()
+
+
+def _set_clock(now_ms: int) -> None:
+    # $now() and $millis() read the clock of the thread's "current" jsonata instance, which is the
+    # last one *constructed* on this thread, and evaluate() resets the clock of the instance being
+    # evaluated to this process's time. Make the current instance one that is never evaluated and
+    # holds the caller's time.
+    clock = getattr(_clocks, "jsonata", None)
+    if clock is None:
+        clock = _clocks.jsonata = jsonata.Jsonata("$")
+    clock.timestamp = now_ms
+    jsonata.Jsonata.CURRENT.jsonata = clock
+
+
+def evaluate_in_process(
+    compiled: jsonata.Jsonata,
+    data: Any,
+    timeout_ms: int = DEFAULT_TIMEOUT_MS,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    now_ms: int | None = None,
+) -> Any:
+    """Evaluate here, with jsonata's step bounds only: what the box's worker runs; a long step is not stopped.
+
+    ``now_ms``: the time ``$now()`` and ``$millis()`` give (default: now). MemoryError is let
+    through (the worker reports it and is replaced); every other failure is an ExpressionError.
+    """
     frame = compiled.create_frame()
     frame.set_runtime_bounds(timeout_ms, max_depth)
-    # $now() and $millis() read the clock of the thread's "current" jsonata instance, which is
-    # the last one *constructed* on this thread, not the cached one being evaluated, so they
-    # would repeat a stale time. Set that instance's clock as evaluate() sets its own.
-    compiled.get_per_thread_instance().timestamp = round(time.time() * 1000)
+    _set_clock(round(time.time() * 1000) if now_ms is None else now_ms)
     try:
         return compiled.evaluate(data, frame)
     except JException as exc:
+        if getattr(exc, "error", None) == "D1012":
+            raise ExpressionError("D1012", too_long_message(timeout_ms)) from exc
         raise _from_jexception(exc) from exc
     except RecursionError as exc:
         raise ExpressionError(
             "D1011", "Stack overflow: a function keeps calling itself. Check that the recursion stops."
         ) from exc
+    except MemoryError:
+        raise
     except Exception as exc:  # built-ins such as $number raise plain Python errors
         raise ExpressionError(type(exc).__name__, str(exc)) from exc
 

@@ -11,6 +11,7 @@ from builder.transform import (
     ShapeError,
     compile_expression,
     evaluate,
+    evaluate_in_process,
     input_size,
     numeric_fields,
     suggest_expression,
@@ -102,21 +103,18 @@ def test_python_errors_from_builtins_are_expression_errors():
     ],
 )
 def test_a_runaway_expression_is_stopped(text):
-    started = time.monotonic()
+    # Stopped by jsonata's own step check or, should the machine be slow, by the box's kill: the same words.
     with pytest.raises(ExpressionError) as caught:
         evaluate(text, {}, timeout_ms=500)
-    elapsed = time.monotonic() - started
     assert caught.value.code == "D1012"
-    assert "timeout after 500 milliseconds" in caught.value.message
-    assert 0.4 < elapsed < 2.0
+    assert caught.value.message == "The expression took too long (over 500 ms) and was stopped."
 
 
 def test_deep_recursion_is_stopped_by_the_depth_limit():
-    started = time.monotonic()
+    # A generous time limit, so that the depth limit decides even on a loaded machine.
     with pytest.raises(ExpressionError) as caught:
-        evaluate("($f := function($n){ $n + $f($n + 1) }; $f(0))", {}, max_depth=200)
+        evaluate("($f := function($n){ $n + $f($n + 1) }; $f(0))", {}, max_depth=200, timeout_ms=60_000)
     assert caught.value.code == "D1011"
-    assert time.monotonic() - started < 1.0
 
 
 def test_python_stack_overflow_is_reported_as_d1011():
@@ -127,6 +125,7 @@ def test_python_stack_overflow_is_reported_as_d1011():
 
 
 def test_now_is_the_time_of_each_evaluation():
+    # The worker process has its own clock, out of time-machine's reach: the caller's time is sent along.
     now = compile_expression("$now()")
     with time_machine.travel(datetime(2026, 3, 8, 10, tzinfo=UTC), tick=False):
         assert evaluate(now, {}) == "2026-03-08T10:00:00.000Z"
@@ -134,6 +133,17 @@ def test_now_is_the_time_of_each_evaluation():
     with time_machine.travel(datetime(2026, 11, 1, 6, 30, tzinfo=UTC), tick=False):
         assert evaluate(now, {}) == "2026-11-01T06:30:00.000Z"
         assert evaluate("$millis()", {}) == 1793514600000
+        assert evaluate("[$now(), $millis()]", {}) == ["2026-11-01T06:30:00.000Z", 1793514600000]
+
+
+def test_now_in_process_is_the_time_given():
+    # The worker's own path: a cached expression, evaluated again later, tells the later time.
+    now = compile_expression("$now()")
+    assert evaluate_in_process(now, {}, now_ms=1772964000000) == "2026-03-08T10:00:00.000Z"
+    compile_expression("$millis() + 2")
+    assert evaluate_in_process(now, {}, now_ms=1793514600000) == "2026-11-01T06:30:00.000Z"
+    with time_machine.travel(datetime(2026, 5, 1, tzinfo=UTC), tick=False):
+        assert evaluate_in_process(now, {}) == "2026-05-01T00:00:00.000Z"
 
 
 def test_too_large_input_is_refused_with_a_clear_message():

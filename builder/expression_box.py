@@ -1,0 +1,441 @@
+"""The box JSONata runs in: a few worker processes that can be killed, with a time and a memory limit.
+
+    box = default_box()
+    result = box.evaluate(text, payload, timeout_ms=500, max_depth=500, now_ms=...)
+
+``builder.transform.evaluate`` is the way in; nothing else needs to call this module. Why a box:
+jsonata-python's own timeout is checked between evaluation steps, so one long step (a regular
+expression backtracking in C while holding the GIL, ``$split`` of a 20 MB string, a ten-million
+item range) runs on and freezes the process it runs in. Here it runs in a worker process:
+
+* each worker is ``python -m builder.expression_box`` (a subprocess speaking length-prefixed
+  frames over its stdin and stdout pipes: no fork of a threaded web server, no Django), started
+  lazily, long-lived, compiling each expression once and keeping the last inputs it parsed;
+* the caller waits at most the time limit plus a small slack (more for a large input, which the
+  worker must parse first); on overrun the worker is killed (SIGKILL) and replaced, and the caller
+  gets an ``ExpressionError`` saying so in plain words (``D1012``, as jsonata's own timeout);
+* the worker sets ``RLIMIT_AS`` on itself: a memory bomb ends in ``MemoryError`` there, reported
+  as ``MEMORY_LIMIT``, and that worker is replaced; if the worker dies anyway the caller is told;
+* as a backstop when its caller is gone, each evaluation arms ``SIGALRM`` (left at its default
+  action, which the kernel carries out even while C code holds the GIL) at twice the limit;
+* several threads evaluate at once, one per worker; a caller queues for a free worker for at
+  most ``queue_wait_ms`` (``BUSY`` after that), so a stuck expression never blocks other users.
+
+Data cross the boundary as JSON bytes. The worker keeps the last parsed inputs by digest, so the
+live editor's evaluations against the same stored response send it once: a miss costs one more
+small frame (the worker answers "need" and the caller sends the bytes).
+
+Settings (read when the default box is first used): ``EXPRESSION_WORKERS`` (2),
+``EXPRESSION_MEMORY_MB`` (512), ``EXPRESSION_QUEUE_WAIT_MS`` (1000).
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import contextlib
+import hashlib
+import json
+import os
+import select
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+DEFAULT_WORKERS = 2
+DEFAULT_MEMORY_MB = 512
+DEFAULT_QUEUE_WAIT_MS = 1000
+SLACK_MS = 250  # beyond the time limit: the worker's own D1012, its reply, the pipe
+PARSE_BYTES_PER_MS = 10_000  # extra wait for the worker to parse a large input (10 MB/s, generous)
+KEPT_INPUTS = 2  # parsed inputs a worker keeps, most recent first
+
+ROOT = Path(__file__).resolve().parent.parent
+FRAME = struct.Struct("!I")
+CHUNK = 1 << 20
+
+
+def too_long_message(timeout_ms: int) -> str:
+    return f"The expression took too long (over {timeout_ms:,} ms) and was stopped."
+
+
+def too_much_memory_message(memory_mb: int) -> str:
+    return f"The expression used more than {memory_mb:,} MB and was stopped."
+
+
+def digest(payload: bytes) -> str:
+    return hashlib.blake2b(payload, digest_size=16).hexdigest()
+
+
+def _error(code: str, message: str, position: int | None = None):
+    from builder.transform import ExpressionError  # transform imports this module
+
+    return ExpressionError(code, message, position)
+
+
+class _Overrun(Exception):
+    """The worker did not answer in time."""
+
+
+class _Died(Exception):
+    """The worker's pipe closed: it exited or was killed."""
+
+
+# ---------------------------------------------------------------- the caller's side
+
+
+class _Worker:
+    """One worker process and its two pipes; used by one thread at a time (the box sees to that)."""
+
+    def __init__(self, memory_mb: int) -> None:
+        self.memory_mb = memory_mb
+        self.proc: subprocess.Popen | None = None
+
+    def ensure(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            return
+        self.discard()
+        self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no user input
+            [sys.executable, "-m", "builder.expression_box", str(self.memory_mb)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            cwd=ROOT,
+            bufsize=0,
+        )
+        os.set_blocking(self.proc.stdin.fileno(), False)
+        os.set_blocking(self.proc.stdout.fileno(), False)
+
+    def discard(self) -> None:
+        """Kill the process (if any) and reap it."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        with contextlib.suppress(OSError):
+            proc.kill()
+        for pipe in (proc.stdin, proc.stdout):
+            with contextlib.suppress(OSError):
+                pipe.close()
+        proc.wait()
+
+    def forget(self) -> None:
+        """In a forked child: close the inherited pipes, leave the process to its real owner."""
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            for pipe in (proc.stdin, proc.stdout):
+                with contextlib.suppress(OSError, ValueError):
+                    os.close(pipe.fileno())
+
+    def _wait(self, fd: int, events: int, deadline: float) -> None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise _Overrun
+        poller = select.poll()  # not select(): a busy web process may hold descriptors past 1024
+        poller.register(fd, events)
+        if not poller.poll(remaining * 1000):
+            raise _Overrun
+
+    def send(self, payload: bytes, deadline: float) -> None:
+        fd = self.proc.stdin.fileno()
+        for part in (FRAME.pack(len(payload)), payload):
+            view = memoryview(part)
+            while view:
+                self._wait(fd, select.POLLOUT, deadline)
+                try:
+                    written = os.write(fd, view[:CHUNK])
+                except BlockingIOError:
+                    continue
+                except (BrokenPipeError, ConnectionResetError) as exc:
+                    raise _Died from exc
+                view = view[written:]
+
+    def _read(self, size: int, deadline: float) -> bytes:
+        fd = self.proc.stdout.fileno()
+        buffer = bytearray()
+        while len(buffer) < size:
+            self._wait(fd, select.POLLIN, deadline)
+            try:
+                chunk = os.read(fd, min(size - len(buffer), CHUNK))
+            except BlockingIOError:
+                continue
+            if not chunk:
+                raise _Died
+            buffer += chunk
+        return bytes(buffer)
+
+    def receive(self, deadline: float) -> dict:
+        (size,) = FRAME.unpack(self._read(FRAME.size, deadline))
+        return json.loads(self._read(size, deadline))
+
+
+class ExpressionBox:
+    """A pool of ``workers`` worker processes; ``evaluate`` is safe to call from many threads."""
+
+    def __init__(
+        self,
+        workers: int = DEFAULT_WORKERS,
+        memory_mb: int = DEFAULT_MEMORY_MB,
+        queue_wait_ms: int = DEFAULT_QUEUE_WAIT_MS,
+        slack_ms: int = SLACK_MS,
+    ) -> None:
+        if workers < 1:
+            raise ValueError("An expression box needs at least one worker.")
+        self.memory_mb = memory_mb
+        self.queue_wait_ms = queue_wait_ms
+        self.slack_ms = slack_ms
+        self._all = [_Worker(memory_mb) for _ in range(workers)]
+        self._idle = collections.deque(self._all)  # last in, first out: the warmest worker first
+        self._ready = threading.Condition()
+        self.closed = False
+        self.busy = 0  # workers evaluating now (tests wait on it)
+        self.replaced = 0  # workers killed and replaced so far
+        self.inputs_sent = 0  # inputs a worker did not have yet
+
+    def __enter__(self) -> ExpressionBox:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Start every worker now instead of on first use."""
+        for worker in list(self._all):
+            worker.ensure()
+
+    def close(self) -> None:
+        """Kill every worker, busy or not; evaluations in flight end with an error."""
+        with self._ready:
+            self.closed = True
+            idle = list(self._idle)
+            busy = [worker for worker in self._all if worker not in idle]
+            self._ready.notify_all()
+        for worker in idle:
+            worker.discard()
+        for worker in busy:  # its caller sees the pipe close, and cleans up
+            proc = worker.proc
+            if proc is not None:
+                proc.kill()
+
+    def forget(self) -> None:
+        self.closed = True
+        for worker in self._all:
+            worker.forget()
+
+    def _acquire(self) -> _Worker:
+        with self._ready:
+            if not self._ready.wait_for(lambda: self._idle or self.closed, self.queue_wait_ms / 1000):
+                raise _error(
+                    "BUSY",
+                    "Too many expressions are being evaluated right now; try again in a moment.",
+                )
+            if self.closed:
+                raise _error("BOX_CLOSED", "Expressions cannot be evaluated now: the evaluator is shutting down.")
+            self.busy += 1
+            return self._idle.pop()
+
+    def _release(self, worker: _Worker) -> None:
+        if self.closed:
+            worker.discard()  # a replacement started while the box was closing
+        with self._ready:
+            self.busy -= 1
+            self._idle.append(worker)
+            self._ready.notify()
+
+    def evaluate(
+        self,
+        expression: str,
+        payload: bytes,
+        *,
+        timeout_ms: int,
+        max_depth: int,
+        now_ms: int,
+        payload_digest: str | None = None,
+    ) -> Any:
+        """The result of ``expression`` on the JSON document ``payload`` (bytes), or ExpressionError."""
+        request = json.dumps(
+            {
+                "expression": expression,
+                "digest": payload_digest or digest(payload),
+                "timeout_ms": timeout_ms,
+                "max_depth": max_depth,
+                "now_ms": now_ms,
+            }
+        ).encode()
+        worker = self._acquire()
+        keep = False
+        try:
+            try:
+                worker.ensure()
+            except OSError as exc:
+                raise _error(
+                    "BOX_FAILED", f"Expressions cannot be evaluated now: no worker could start ({exc})."
+                ) from exc
+            deadline = time.monotonic() + (timeout_ms + self.slack_ms + len(payload) / PARSE_BYTES_PER_MS) / 1000
+            try:
+                worker.send(request, deadline)
+                reply = worker.receive(deadline)
+                if reply.get("need"):
+                    self.inputs_sent += 1
+                    worker.send(payload, deadline)
+                    reply = worker.receive(deadline)
+            except _Overrun:
+                raise _error("D1012", too_long_message(timeout_ms)) from None
+            except _Died:
+                raise _error(
+                    "EVALUATOR_STOPPED",
+                    f"The expression stopped its evaluator (perhaps it used more than {self.memory_mb:,} MB).",
+                ) from None
+            keep = not reply.get("retire")
+            if "error" in reply:
+                code, message, position = reply["error"]
+                if code == "MEMORY_LIMIT":
+                    message = too_much_memory_message(self.memory_mb)
+                raise _error(code, message, position)
+            return reply["result"]
+        finally:
+            # Killed on overrun, on any error mid-exchange (a Celery soft time limit, Ctrl-C) and
+            # after a memory error: a worker is reused only after a clean answer.
+            if not keep or self.closed:
+                worker.discard()
+            if not keep:
+                with self._ready:
+                    self.replaced += 1
+                if not self.closed:
+                    with contextlib.suppress(OSError):  # if it fails, it is tried again on next use
+                        worker.ensure()  # the replacement starts while the caller carries on
+            self._release(worker)
+
+
+# ---------------------------------------------------------------- the default box
+
+
+_default: ExpressionBox | None = None
+_default_lock = threading.Lock()
+
+
+def _configured() -> dict:
+    try:
+        from django.conf import settings
+
+        if settings.configured:
+            return {
+                "workers": getattr(settings, "EXPRESSION_WORKERS", DEFAULT_WORKERS),
+                "memory_mb": getattr(settings, "EXPRESSION_MEMORY_MB", DEFAULT_MEMORY_MB),
+                "queue_wait_ms": getattr(settings, "EXPRESSION_QUEUE_WAIT_MS", DEFAULT_QUEUE_WAIT_MS),
+            }
+    except ImportError:
+        pass
+    return {}
+
+
+def default_box() -> ExpressionBox:
+    """The process's box, built from the settings on first use."""
+    global _default
+    with _default_lock:
+        if _default is None or _default.closed:
+            _default = ExpressionBox(**_configured())
+        return _default
+
+
+def _close_default() -> None:
+    if _default is not None:
+        _default.close()
+
+
+def _after_fork_in_child() -> None:
+    # A forked child (a Celery pool process) must not share its parent's workers or locks.
+    global _default, _default_lock
+    _default_lock = threading.Lock()
+    if _default is not None:
+        _default.forget()
+    _default = None
+
+
+atexit.register(_close_default)
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+# ---------------------------------------------------------------- the worker's side
+
+
+def _read_frame(stream) -> bytes | None:
+    header = stream.read(FRAME.size)
+    if len(header) < FRAME.size:
+        return None
+    (size,) = FRAME.unpack(header)
+    payload = stream.read(size)
+    if len(payload) < size:
+        return None
+    return payload
+
+
+def _write_frame(stream, payload: bytes) -> None:
+    stream.write(FRAME.pack(len(payload)))
+    stream.write(payload)
+    stream.flush()
+
+
+def _encode(reply: dict) -> bytes:
+    # The only non-JSON thing JSONata returns is a function.
+    return json.dumps(reply, separators=(",", ":"), default=lambda _: "<function>").encode()
+
+
+def serve(memory_mb: int) -> None:
+    """The worker's loop: read a request, evaluate, answer; exit when the caller closes the pipe."""
+    import resource
+
+    from builder import transform
+
+    requests = os.fdopen(os.dup(0), "rb")
+    replies = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # a stray print goes to stderr, not into the replies
+    limit = memory_mb * 1024 * 1024
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
+    inputs: collections.OrderedDict[str, Any] = collections.OrderedDict()
+    while True:
+        frame = _read_frame(requests)
+        if frame is None:
+            return
+        request = json.loads(frame)
+        timeout_ms = request["timeout_ms"]
+        # Dies by SIGALRM's default action if the caller is gone and the expression runs on.
+        signal.setitimer(signal.ITIMER_REAL, (2 * timeout_ms + 2000) / 1000)
+        retire = False
+        try:
+            key = request["digest"]
+            if key in inputs:
+                inputs.move_to_end(key)
+            else:
+                _write_frame(replies, b'{"need":1}')
+                payload = _read_frame(requests)
+                if payload is None:
+                    return
+                inputs[key] = json.loads(payload)
+                del payload
+                while len(inputs) > KEPT_INPUTS:
+                    inputs.popitem(last=False)
+            compiled = transform.compile_expression(request["expression"])
+            result = transform.evaluate_in_process(
+                compiled, inputs[key], timeout_ms, request["max_depth"], now_ms=request["now_ms"]
+            )
+            reply = _encode({"result": result})
+            del result
+        except transform.ExpressionError as exc:
+            reply = _encode({"error": [exc.code, exc.message, exc.position]})
+        except MemoryError:
+            inputs.clear()
+            retire = True
+            reply = _encode({"error": ["MEMORY_LIMIT", "", None], "retire": True})
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        _write_frame(replies, reply)
+        if retire:
+            return
+
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_MEMORY_MB)

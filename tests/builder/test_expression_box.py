@@ -1,0 +1,173 @@
+"""The box expressions run in: real worker processes, killed and replaced; no mocks, no timings asserted."""
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+
+import pytest
+from django.urls import reverse
+
+from builder import expression_box
+from builder.expression_box import ExpressionBox
+from builder.models import Draft
+from builder.transform import ExpressionError, evaluate
+from conftest import wait_for
+from tests.connections.factories import vtiger_connection
+from tests.recordings import recorded
+
+CATASTROPHIC_REGEX = '$match("aaaaaaaaaaaaaaaaaaaaaaaaaa!", /(a+)+$/)'
+ENDLESS_REGEX = '$match("' + "a" * 60 + '!", /(a+)+$/)'  # would run for centuries
+HUGE_SPLIT = '$count($split($pad("", 20000000), ""))'
+HUGE_RANGE = "[1..10000000]"
+TOO_LONG = "The expression took too long (over 500 ms) and was stopped."
+
+
+@pytest.fixture
+def box():
+    # Memory to spare, so that the time limit is what stops the expressions of the first test.
+    with ExpressionBox(workers=2, memory_mb=4096) as box:
+        yield box
+
+
+@pytest.mark.parametrize("text", [CATASTROPHIC_REGEX, HUGE_SPLIT, HUGE_RANGE])
+def test_a_long_single_step_is_killed_and_the_worker_replaced(box, text):
+    with pytest.raises(ExpressionError) as caught:
+        evaluate(text, {}, timeout_ms=500, box=box)
+    assert (caught.value.code, caught.value.message, caught.value.position) == ("D1012", TOO_LONG, None)
+    assert box.replaced == 1
+    for _ in range(3):  # whichever worker answers, it answers right
+        assert evaluate("$count(result)", {"result": [1, 2, 3]}, box=box) == 3
+    assert box.replaced == 1
+
+
+def test_the_default_box_stops_the_catastrophic_regex_and_answers_the_next():
+    before = expression_box.default_box().replaced
+    with pytest.raises(ExpressionError) as caught:
+        evaluate(CATASTROPHIC_REGEX, {})
+    assert (caught.value.code, caught.value.message) == ("D1012", TOO_LONG)
+    assert expression_box.default_box().replaced == before + 1
+    assert evaluate('$match("aab", /a+/).match', {}) == "aa"
+
+
+@pytest.mark.parametrize("text", ['$pad("", 1000000000)', HUGE_SPLIT])
+def test_a_memory_bomb_hits_the_memory_limit(text):
+    with ExpressionBox(workers=1, memory_mb=128) as box:
+        with pytest.raises(ExpressionError) as caught:
+            evaluate(text, {}, timeout_ms=60_000, box=box)
+        assert caught.value.code == "MEMORY_LIMIT"
+        assert caught.value.message == "The expression used more than 128 MB and was stopped."
+        assert box.replaced == 1
+        assert evaluate("$sum(result)", {"result": [1, 2, 3]}, box=box) == 6
+
+
+def _stuck_in_a_thread(box):
+    """A thread evaluating an endless regex in ``box``, and the dict its ExpressionError lands in."""
+    outcome = {}
+
+    def stuck():
+        try:
+            outcome["result"] = evaluate(ENDLESS_REGEX, {}, timeout_ms=600_000, box=box)
+        except ExpressionError as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=stuck)
+    thread.start()
+    wait_for(lambda: box.busy == 1)
+    return thread, outcome
+
+
+def test_a_stuck_expression_does_not_block_another():
+    with ExpressionBox(workers=2) as box:
+        thread, outcome = _stuck_in_a_thread(box)
+        # One worker is stuck in C for ten minutes; the other one answers meanwhile.
+        assert evaluate("$count(result)", {"result": [1, 2, 3]}, box=box) == 3
+        assert evaluate("$count(result)", {"result": [1, 2]}, box=box) == 2
+        assert thread.is_alive() and outcome == {}
+        box.close()  # kills the stuck worker
+        thread.join(timeout=30)
+        assert not thread.is_alive()
+        assert outcome["error"].code == "EVALUATOR_STOPPED"
+
+
+def test_a_caller_waits_for_a_free_worker_a_bounded_time():
+    with ExpressionBox(workers=1, queue_wait_ms=100) as box:
+        thread, outcome = _stuck_in_a_thread(box)
+        with pytest.raises(ExpressionError) as caught:
+            evaluate("1", {}, box=box)
+        assert caught.value.code == "BUSY"
+        assert "try again in a moment" in caught.value.message
+        assert thread.is_alive() and outcome == {}
+        box.close()
+        thread.join(timeout=30)
+        assert not thread.is_alive()
+
+
+def test_expression_errors_keep_code_position_and_message_and_the_worker():
+    with ExpressionBox(workers=1) as box:
+        with pytest.raises(ExpressionError) as caught:
+            evaluate('$sum(["a"])', {}, box=box)
+        assert (caught.value.code, caught.value.position) == ("T0412", 5)
+        assert caught.value.message.startswith("Argument 1 of")
+        with pytest.raises(ExpressionError) as caught:
+            evaluate('$number("abc")', {}, box=box)
+        assert (caught.value.code, caught.value.message) == ("ValueError", "could not convert string to float: 'abc'")
+        assert box.replaced == 0  # an error in the expression is not the worker's fault
+
+
+def test_the_same_input_is_sent_once():
+    data = recorded("query_Potentials.json")
+    with ExpressionBox(workers=1) as box:
+        assert evaluate("$count(result)", data, box=box) == 15
+        assert evaluate("$sum(result.$number(amount)) > 0", data, box=box) is True
+        assert box.inputs_sent == 1
+        assert evaluate("$count(result)", {"result": [1]}, box=box) == 1
+        assert evaluate("$count(result)", data, box=box) == 15  # still kept: two inputs are
+        assert box.inputs_sent == 2
+
+
+def test_results_come_back_as_json():
+    with ExpressionBox(workers=1) as box:
+        assert evaluate('{"a": [1, 2.5, "x", null, true]}', {}, box=box) == {"a": [1, 2.5, "x", None, True]}
+        assert evaluate("nothing", {}, box=box) is None
+        assert evaluate("function($x){ $x }", {}, box=box) == "<function>"
+        assert evaluate('"é" & $string(é)', {"é": "ü"}, box=box) == "éü"
+
+
+def test_a_worker_whose_caller_is_gone_stops_by_itself():
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "builder.expression_box", "256"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        cwd=expression_box.ROOT,
+    )
+    try:
+        request = {"expression": ENDLESS_REGEX, "digest": "d", "timeout_ms": 100, "max_depth": 100, "now_ms": 0}
+        for frame in (json.dumps(request).encode(), b"{}"):
+            worker.stdin.write(expression_box.FRAME.pack(len(frame)) + frame)
+        worker.stdin.flush()
+        # Nobody reads its answer or kills it: its own alarm (twice the limit, plus 2 s) ends it.
+        wait_for(lambda: worker.poll() is not None)
+        assert worker.returncode == -signal.SIGALRM
+    finally:
+        worker.kill()
+        worker.wait()
+        worker.stdin.close()
+        worker.stdout.close()
+
+
+@pytest.mark.django_db
+def test_the_live_editor_answers_the_catastrophic_regex_in_plain_words(analyst_client):
+    connection = vtiger_connection(name="Offline")
+    assert analyst_client.post(reverse("builder:start"), {"connection": str(connection.uuid)}).status_code == 302
+    draft = Draft.objects.latest("created_at")
+    draft.response = recorded("query_Potentials.json")
+    draft.save()
+    url = reverse("builder:evaluate", args=[draft.uuid])
+    page = analyst_client.post(url, {"expression": CATASTROPHIC_REGEX}, HTTP_HX_REQUEST="true")
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert 'data-error-code="D1012"' in text and TOO_LONG in text
+    page = analyst_client.post(url, {"expression": "$count(result)"}, HTTP_HX_REQUEST="true")
+    assert page.status_code == 200 and 'data-error-code="' not in page.content.decode()
