@@ -55,3 +55,15 @@ def member_required(view):
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def may_change(user, owner_id) -> bool:
+    """Who may change or delete a thing a member made (a board, a goal, an alert, a scorecard):
+    the member who made it, or an admin; every other member only reads it."""
+    return (owner_id is not None and owner_id == user.pk) or is_admin(user)
+
+
+def require_owner(user, owner_id, what):
+    """403 unless ``user`` may change the thing (see may_change); ``what`` names it in the message."""
+    if not may_change(user, owner_id):
+        raise PermissionDenied(f"Only the {what}'s owner, or an admin, can change or delete it.")

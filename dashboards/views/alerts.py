@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
 
-from accounts.roles import is_admin, member_required
+from accounts.roles import may_change, member_required
 from builder.models import Metric
 from dashboards import alerts as alert_service
 from dashboards.models import Alert, AlertEvent
@@ -39,7 +39,7 @@ class AlertForm(forms.ModelForm):
 
 
 def can_manage(user, alert) -> bool:
-    return alert.created_by_id == user.pk or is_admin(user)
+    return may_change(user, alert.created_by_id)
 
 
 def _panel(request, metric, form=None, status=200):

@@ -1,4 +1,8 @@
-"""Databoards: named boards of metric tiles, each tile with its own date range."""
+"""Databoards: named boards of metric tiles, each tile with its own date range.
+
+Every member sees every board; its owner (or an admin) renames it, deletes it and adds, moves and
+removes its tiles.
+"""
 
 from django import forms
 from django.contrib import messages
@@ -7,7 +11,7 @@ from django.db.models import Max
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts.roles import member_required
+from accounts.roles import may_change, member_required, require_owner
 from builder.models import Metric
 from dashboards import ranges, reading
 from dashboards.models import Databoard, Tile
@@ -31,6 +35,13 @@ class TileForm(forms.ModelForm):
 
 def _board_or_404(uuid):
     return get_object_or_404(Databoard, uuid=uuid)
+
+
+def _changeable_board(request, uuid):
+    """The board, if the user may change it (404 when it does not exist, 403 when not theirs)."""
+    board = _board_or_404(uuid)
+    require_owner(request.user, board.owner_id, "board")
+    return board
 
 
 def _tile_summaries(board, tz):
@@ -71,6 +82,7 @@ def board_detail(request, uuid, tile_form=None):
         "tile_form": tile_form or TileForm(),
         "rename_form": BoardForm(instance=board),
         "has_metrics": Metric.objects.exists(),
+        "can_change": may_change(request.user, board.owner_id),
     }
     if request.htmx and tile_form is None:
         return render(request, "dashboards/boards/detail.html#grid", context)
@@ -80,7 +92,7 @@ def board_detail(request, uuid, tile_form=None):
 @member_required
 @require_POST
 def board_rename(request, uuid):
-    board = _board_or_404(uuid)
+    board = _changeable_board(request, uuid)
     form = BoardForm(request.POST, instance=board)
     if form.is_valid():
         form.save()
@@ -92,7 +104,7 @@ def board_rename(request, uuid):
 
 @member_required
 def board_delete(request, uuid):
-    board = _board_or_404(uuid)
+    board = _changeable_board(request, uuid)
     if request.method == "POST":
         name = board.name
         board.delete()
@@ -104,7 +116,7 @@ def board_delete(request, uuid):
 @member_required
 @require_POST
 def tile_add(request, uuid):
-    board = _board_or_404(uuid)
+    board = _changeable_board(request, uuid)
     form = TileForm(request.POST)
     if not form.is_valid():
         return board_detail(request, uuid, tile_form=form)
@@ -118,7 +130,7 @@ def tile_add(request, uuid):
 @member_required
 @require_POST
 def tile_remove(request, uuid, tile):
-    board = _board_or_404(uuid)
+    board = _changeable_board(request, uuid)
     get_object_or_404(Tile, pk=tile, board=board).delete()
     return _back_to_board(request, board)
 
@@ -127,7 +139,7 @@ def tile_remove(request, uuid, tile):
 @require_POST
 def tile_move(request, uuid, tile):
     """Swap a tile with its neighbour: direction=up (earlier) or down (later)."""
-    board = _board_or_404(uuid)
+    board = _changeable_board(request, uuid)
     with transaction.atomic():
         tiles = list(board.tiles.select_for_update().order_by("position", "pk"))
         index = next((i for i, t in enumerate(tiles) if t.pk == tile), None)

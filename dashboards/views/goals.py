@@ -1,10 +1,13 @@
-"""Goals on a metric: a target for a month, quarter, year or custom dates, with progress."""
+"""Goals on a metric: a target for a month, quarter, year or custom dates, with progress.
+
+Every member sees a metric's goals and may set one; the goal's creator (or an admin) removes it.
+"""
 
 from django import forms
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 
-from accounts.roles import member_required
+from accounts.roles import may_change, member_required, require_owner
 from builder.models import Metric
 from dashboards import goals, queries
 from dashboards.models import Goal
@@ -72,7 +75,15 @@ def goal_list(request, uuid):
     rows = []
     for goal in metric.goals.all():
         period, result = progress_of(goal, tz)
-        rows.append({"goal": goal, "period": period, "result": result, "status": STATUS_LABELS[result.status]})
+        rows.append(
+            {
+                "goal": goal,
+                "period": period,
+                "result": result,
+                "status": STATUS_LABELS[result.status],
+                "can_change": may_change(request.user, goal.created_by_id),
+            }
+        )
     return render(request, "dashboards/goals.html", {"metric": metric, "form": form, "rows": rows})
 
 
@@ -80,6 +91,7 @@ def goal_list(request, uuid):
 def goal_delete(request, uuid, goal):
     metric = get_object_or_404(Metric, uuid=uuid)
     goal = get_object_or_404(Goal, pk=goal, metric=metric)
+    require_owner(request.user, goal.created_by_id, "goal")
     if request.method == "POST":
         goal.delete()
         messages.success(request, "Goal removed.")

@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from accounts.roles import ADMIN, ANALYST, is_admin, member_required
+from accounts.roles import ADMIN, ANALYST, may_change, member_required
 from builder.models import Metric
 from dashboards import scorecards
 from dashboards.models import Scorecard
@@ -69,7 +69,7 @@ def _card(uuid):
 
 def _managed_card(request, uuid):
     card = _card(uuid)
-    if not (card.owner_id == request.user.pk or is_admin(request.user)):
+    if not may_change(request.user, card.owner_id):
         raise PermissionDenied("Only the scorecard's owner, or an admin, can change or send it.")
     return card
 
@@ -85,7 +85,7 @@ def scorecard_list(request):
             "card": card,
             "next_send": scorecards.next_send_time(card, now),
             "zone": scorecards.zone_of(card),
-            "can_manage": card.owner_id == request.user.pk or is_admin(request.user),
+            "can_manage": may_change(request.user, card.owner_id),
         }
         for card in cards
     ]
@@ -149,7 +149,7 @@ def scorecard_preview(request, uuid):
         "zone": scorecards.zone_of(card),
         "recipients": card.recipients.order_by("username"),
         "next_send": scorecards.next_send_time(card),
-        "can_manage": card.owner_id == request.user.pk or is_admin(request.user),
+        "can_manage": may_change(request.user, card.owner_id),
     }
     return render(request, "dashboards/scorecards/preview.html", context)
 
