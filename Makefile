@@ -56,12 +56,21 @@ serve: $(VENV)/.installed-production node_modules/.installed
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
 	$(BIN)/gunicorn config.wsgi --bind "$${WEB_HOST:-127.0.0.1}:$${WEB_PORT:-8000}" --access-logfile -
 
+# The suite under coverage, worker and server subprocesses included (.coveragerc: one
+# data file per process, combined after the run). `make test ARGS="tests/builder -x"`
+# runs part of it. Exits with pytest's status: a failure, or no test collected (5), fails.
 test: install
-	$(BIN)/pytest
+	@$(BIN)/coverage erase
+	@status=0; $(BIN)/coverage run -m pytest $(ARGS) || status=$$?; \
+	$(BIN)/coverage combine -q && $(BIN)/coverage report || { [ $$status -ne 0 ] || status=1; }; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests (exit status 5)." >&2; fi; \
+	exit $$status
 
+# Style, formatting and the import contracts of .importlinter (the apps' layering).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff format .
@@ -76,4 +85,4 @@ bench: install
 	$(BIN)/python bench/dispatch.py
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache
+	rm -rf $(VENV) staticfiles .pytest_cache .coverage .coverage.* htmlcov
