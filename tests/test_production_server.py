@@ -17,7 +17,8 @@ from django.core.management.utils import get_random_secret_key
 from conftest import _database_url, free_port, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
-# Set by the root conftest for Playwright; a production process must not have it (async.E001).
+# Not handed down from the test process: the root conftest sets DJANGO_ALLOW_ASYNC_UNSAFE for
+# Playwright (a production process must not have it: async.E001); the rest are the README's.
 NOT_INHERITED = ("DJANGO_ALLOW_ASYNC_UNSAFE", "ALLOW_PRIVATE_HOSTS", "SECURE_COOKIES", "DEBUG")
 
 
