@@ -267,6 +267,20 @@ SYNC_MIN_INTERVAL_MINUTES = env_int("SYNC_MIN_INTERVAL_MINUTES", 5, minimum=1)
 SYNC_RATELIMIT_URL = env_str("SYNC_RATELIMIT_URL", "")
 SYNC_BATCH_SIZE = env_int("SYNC_BATCH_SIZE", 20, minimum=1)
 
+# Expressions run in a box (builder/expression_box.py): this many worker processes per web or
+# Celery process, each limited to this much memory and killed and replaced when an evaluation
+# overruns its time limit (500 ms in the wizard, 5 s in a sync); a caller waits this long for a
+# free worker before it is told to try again.
+EXPRESSION_WORKERS = env_int("EXPRESSION_WORKERS", 2, minimum=1)
+EXPRESSION_MEMORY_MB = env_int("EXPRESSION_MEMORY_MB", 512, minimum=64)
+EXPRESSION_QUEUE_WAIT_MS = env_int("EXPRESSION_QUEUE_WAIT_MS", 1000, minimum=0)
+# Celery's time limits (seconds) on one sync task (a batch of up to SYNC_BATCH_SIZE syncs), behind
+# the box: the soft limit fails the sync running then, the hard one kills the pool process.
+SYNC_TASK_SOFT_TIME_LIMIT = env_int("SYNC_TASK_SOFT_TIME_LIMIT", 900, minimum=10)
+SYNC_TASK_TIME_LIMIT = env_int("SYNC_TASK_TIME_LIMIT", 960, minimum=11)
+if SYNC_TASK_TIME_LIMIT <= SYNC_TASK_SOFT_TIME_LIMIT:
+    raise ImproperlyConfigured("SYNC_TASK_TIME_LIMIT must be above SYNC_TASK_SOFT_TIME_LIMIT.")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

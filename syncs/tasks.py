@@ -1,12 +1,16 @@
 """Thin Celery tasks: each takes primary keys, reloads, and calls a service."""
 
 from celery import shared_task
+from django.conf import settings
 
 from syncs import dispatcher, runner, services
 from syncs.models import SyncRun
 
+# Behind the expression box's own limits: a sync task never holds its worker for ever.
+LIMITS = {"soft_time_limit": settings.SYNC_TASK_SOFT_TIME_LIMIT, "time_limit": settings.SYNC_TASK_TIME_LIMIT}
 
-@shared_task(name="syncs.sync_metric", bind=True, ignore_result=True, max_retries=None)
+
+@shared_task(name="syncs.sync_metric", bind=True, ignore_result=True, max_retries=None, **LIMITS)
 def sync_metric(self, metric_id, token, kind=SyncRun.Kind.SCHEDULED, planned_at=None, attempt=1):
     outcome = runner.execute(metric_id, token, kind=kind, planned_at=planned_at, attempt=attempt)
     if outcome.retry_in is not None:
@@ -16,7 +20,7 @@ def sync_metric(self, metric_id, token, kind=SyncRun.Kind.SCHEDULED, planned_at=
     return outcome.status
 
 
-@shared_task(name="syncs.sync_batch", bind=True, ignore_result=True, max_retries=None)
+@shared_task(name="syncs.sync_batch", bind=True, ignore_result=True, max_retries=None, **LIMITS)
 def sync_batch(self, metric_ids, token, planned_at=None):
     """The scheduled syncs of several due metrics of one connection; a sync to retry is queued on its own."""
     outcomes = runner.execute_batch(metric_ids, token, planned_at=planned_at)
@@ -31,7 +35,7 @@ def sync_batch(self, metric_ids, token, planned_at=None):
     return len(outcomes)
 
 
-@shared_task(name="syncs.backfill_metric", bind=True, ignore_result=True, max_retries=None)
+@shared_task(name="syncs.backfill_metric", bind=True, ignore_result=True, max_retries=None, **LIMITS)
 def backfill_metric(self, metric_id, token=None, attempt=1):
     """One backfill window; the next step is queued when it is stored."""
     token = token or services.new_token("bf-")
