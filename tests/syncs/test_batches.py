@@ -13,6 +13,7 @@ from syncs import dispatcher, engine, runner, storage, uses
 from syncs.errors import DefinitionChanged, LeaseLost
 from syncs.models import Datapoint, MetricSync, SyncRun
 from tests.connections.factories import vtiger_connection
+from tests.factories import DatapointFactory, SyncRunFactory, point
 from tests.syncs.conftest import expected_leads, leads_metric, unlimited
 
 pytestmark = pytest.mark.django_db
@@ -189,10 +190,10 @@ def test_store_many_replaces_each_metrics_own_data_in_one_transaction(vtiger):
     MetricSync.objects.filter(metric=lost).update(claimed_by="theirs")
     MetricSync.objects.filter(metric=edited).update(definition_hash="newer")
     old = now - timedelta(days=3)
-    kept = Datapoint.objects.create(metric=field, timestamp=old, value=9, synced_at=old)
-    Datapoint.objects.create(metric=field, timestamp=now - timedelta(hours=1), value=9, synced_at=old)
-    Datapoint.objects.create(metric=current, timestamp=old, value=9, synced_at=old)
-    runs = {m.pk: SyncRun.objects.create(metric=m, started_at=now) for m in (field, dynamic, lost, edited)}
+    kept = point(field, old, 9)
+    DatapointFactory(metric=field, timestamp=now - timedelta(hours=1), value=9, synced_at=old)
+    point(current, old, 9)
+    runs = {m.pk: SyncRunFactory(metric=m, started_at=now) for m in (field, dynamic, lost, edited)}
     inside, outside = now - timedelta(hours=2), now - timedelta(days=2)
 
     writes = [

@@ -9,6 +9,7 @@ from builder import placeholders
 from syncs import engine, services
 from syncs.engine import SyncFailed
 from syncs.models import Datapoint, MetricSync, SyncRun
+from tests.factories import DatapointFactory, UserFactory
 from tests.syncs.conftest import deals_metric, expected_deals, expected_leads, leads_metric
 
 pytestmark = pytest.mark.django_db
@@ -50,8 +51,8 @@ def test_field_mode_replaces_only_inside_the_window(sandbox, vtiger):
     metric = leads_metric(vtiger)
     window = engine.rolling_window(metric)
     before = window.start - timedelta(days=3)
-    old = Datapoint.objects.create(metric=metric, timestamp=before, value=42, synced_at=timezone.now())
-    stale = Datapoint.objects.create(
+    old = DatapointFactory(metric=metric, timestamp=before, value=42, synced_at=timezone.now())
+    stale = DatapointFactory(
         metric=metric, timestamp=window.start + timedelta(hours=1), value=99, synced_at=timezone.now()
     )
     _sync(metric, window)
@@ -59,8 +60,8 @@ def test_field_mode_replaces_only_inside_the_window(sandbox, vtiger):
     assert not Datapoint.objects.filter(pk=stale.pk).exists(), "inside the window: replaced"
 
 
-def test_window_is_cut_in_the_owners_zone_and_rendered_in_utc(sandbox, vtiger, django_user_model):
-    owner = django_user_model.objects.create_user("kolkata", password="x")
+def test_window_is_cut_in_the_owners_zone_and_rendered_in_utc(sandbox, vtiger):
+    owner = UserFactory(username="kolkata")
     owner.profile.time_zone = "Asia/Kolkata"
     owner.profile.save()
     metric = leads_metric(vtiger, owner=owner, window_days=3)

@@ -10,14 +10,15 @@ from connections.models import Connection
 from syncs import dispatcher, runner, services, uses
 from syncs.models import Datapoint, MetricSync, Notification, SyncRun, Use
 from tests.connections.factories import vtiger_connection
+from tests.factories import SyncRunFactory, UserFactory
 from tests.syncs.conftest import leads_metric, unlimited
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def owner(django_user_model):
-    return django_user_model.objects.create_user("owen", password="x", email="owen@example.com")
+def owner():
+    return UserFactory(username="owen", email="owen@example.com")
 
 
 def test_first_use_activates_and_plans_the_backfill(vtiger, django_capture_on_commit_callbacks):
@@ -85,7 +86,7 @@ def test_reaper_closes_stuck_runs_and_frees_the_metric(vtiger, settings):
     uses.add_use(metric, "screen")
     assert services.acquire(metric.pk, "dead")
     long_ago = timezone.now() - timedelta(minutes=5)
-    run = SyncRun.objects.create(metric=metric, token="dead", started_at=long_ago)
+    run = SyncRunFactory(metric=metric, token="dead", started_at=long_ago)
     MetricSync.objects.filter(metric=metric).update(heartbeat_at=long_ago, next_sync_at=long_ago)
     assert services.reap() == {"runs_closed": 1, "leases_freed": 1, "backfills_restarted": 0}
     run.refresh_from_db()

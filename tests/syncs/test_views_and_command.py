@@ -13,6 +13,7 @@ from builder import placeholders
 from conftest import wait_for
 from syncs import services, uses
 from syncs.models import Datapoint, MetricSync, Notification, SyncRun
+from tests.factories import SyncRunFactory
 from tests.syncs.conftest import expected_leads, leads_metric
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -49,9 +50,8 @@ def test_panel_shows_run_records_paused_reason_and_cap_warning(analyst_client, v
     metric = leads_metric(vtiger)
     uses.add_use(metric, "screen")
     services.pause(metric, "its last 3 syncs failed. The last error: boom.")
-    SyncRun.objects.create(
+    SyncRunFactory(
         metric=metric,
-        started_at=timezone.now(),
         finished_at=timezone.now(),
         status="partial",
         pages=100,
