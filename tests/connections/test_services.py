@@ -1,13 +1,13 @@
 """Create, update, test and delete: credentials are tested before anything is stored."""
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from connections import services
 from connections.models import Connection
 from connections.signals import connection_deleted, connection_deleting, connection_tested
 from sandbox import DEMO_ACCESS_KEY
 from tests.connections.factories import vtiger_connection
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +26,7 @@ def cloud_data(sandbox, **overrides):
 
 
 def test_create_tests_then_saves(sandbox):
-    user = get_user_model().objects.create_user("ada")
+    user = UserFactory(username="ada")
     connection, outcome = services.create_connection("vtiger", cloud_data(sandbox), user)
     assert outcome.ok and outcome.message == "Connected as Dana Demo (demo)."
     connection.refresh_from_db()

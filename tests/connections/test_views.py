@@ -6,6 +6,7 @@ from django.urls import reverse
 from connections.models import Connection
 from sandbox import DEMO_ACCESS_KEY, DEMO_USERNAME
 from tests.connections.factories import vtiger_connection
+from tests.factories import MetricFactory
 
 
 def _cloud_form(sandbox, **overrides):
@@ -186,10 +187,8 @@ def test_list_shows_status_and_last_error_in_words(admin_client, sandbox):
 
 
 def test_delete_warns_that_metrics_using_it_will_be_paused_and_keeps_them(admin_client, sandbox):
-    from builder.models import Metric
-
     connection = vtiger_connection(sandbox.url, name="Used")
-    metric = Metric.objects.create(name="Leads", connection=connection, endpoint="query", expression="$count(result)")
+    metric = MetricFactory(name="Leads", connection=connection, current=True)
     list_page = admin_client.get(reverse("connections:list")).content.decode()
     assert "<td>1</td>" in list_page
 
