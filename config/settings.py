@@ -6,6 +6,7 @@ sets DATABASE_URL, CELERY_BROKER_URL, SECRET_KEY and FIELD_ENCRYPTION_KEYS.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -87,10 +88,12 @@ INSTALLED_APPS = [
     "builder",
     "syncs",
     "dashboards",
+    "axes",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -100,6 +103,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "accounts.middleware.UserTimezoneMiddleware",
+    # Last: it turns a refused sign-in (too many failures) into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -156,6 +161,28 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+# Sign-in throttling (django-axes): after AXES_FAILURE_LIMIT failed sign-ins for one account, or
+# from one address, sign-in is refused for AXES_COOLOFF_MINUTES (each further failure restarts the
+# wait); admins unlock in Django admin (Axes > Access attempts) or with `manage.py axes_reset`.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses locked accounts before checking a password
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env_bool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 10, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
+# Comma-separated rules, each counted on its own: "username" (per account), "ip_address" (per
+# address); "+" combines, e.g. "ip_address+username" (an account from one address).
+AXES_LOCKOUT_PARAMETERS = [
+    rule.split("+") if "+" in rule else rule for rule in env_list("AXES_LOCKOUT_PARAMETERS", ["username", "ip_address"])
+]
+# Behind N reverse proxies (TRUSTED_PROXY_COUNT) the client's address is the Nth from the right in
+# X-Forwarded-For; with 0 (the default) it is the connection's address (a proxy's, if there is one).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+AXES_CLIENT_IP_CALLABLE = "accounts.throttling.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.throttling.lockout_response"
+AXES_RESET_ON_SUCCESS = True
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_timezone("TIME_ZONE", "UTC")

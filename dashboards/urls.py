@@ -27,6 +27,7 @@ urlpatterns = [
     path("scorecards/", scorecards.scorecard_list, name="scorecards"),
     path("scorecards/new/", scorecards.scorecard_create, name="scorecard_create"),
     path("scorecards/<uuid:uuid>/", scorecards.scorecard_preview, name="scorecard_preview"),
+    path("scorecards/<uuid:uuid>/email/", scorecards.scorecard_email, name="scorecard_email"),
     path("scorecards/<uuid:uuid>/edit/", scorecards.scorecard_edit, name="scorecard_edit"),
     path("scorecards/<uuid:uuid>/delete/", scorecards.scorecard_delete, name="scorecard_delete"),
     path("scorecards/<uuid:uuid>/send/", scorecards.scorecard_send, name="scorecard_send"),

@@ -15,6 +15,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from builder.definitions import from_metric
 from builder.models import Draft, Metric
+from conftest import PASSWORD
 from dashboards import alerts as alert_service
 from dashboards import scorecards
 from dashboards.models import Alert, AlertEvent, Databoard, Goal, Scorecard, Tile
@@ -41,7 +42,7 @@ def world(db, django_user_model, sandbox):
 
     def user(name, role):
         made = django_user_model.objects.create_user(
-            username=_evil(name)[:150], password="x", email=f"{name}{ATTRIBUTE}@example.com"[:254]
+            username=_evil(name)[:150], password=PASSWORD, email=f"{name}{ATTRIBUTE}@example.com"[:254]
         )
         made.first_name = _evil(name)[:150]
         made.save()

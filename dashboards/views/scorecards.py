@@ -9,12 +9,15 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
 from accounts.roles import ADMIN, ANALYST, may_change, member_required
 from builder.models import Metric
+from config import security
 from dashboards import scorecards
 from dashboards.models import Scorecard
 
@@ -152,6 +155,16 @@ def scorecard_preview(request, uuid):
         "can_manage": may_change(request.user, card.owner_id),
     }
     return render(request, "dashboards/scorecards/preview.html", context)
+
+
+@member_required
+@xframe_options_sameorigin
+def scorecard_email(request, uuid):
+    """The email's HTML alone, for the preview's sandboxed frame: inline styles, and nothing that runs."""
+    card = _card(uuid)
+    response = HttpResponse(scorecards.render(card, timezone.now()).html)
+    response.headers[security.HEADER] = security.EMAIL_FRAME_POLICY
+    return response
 
 
 @require_POST

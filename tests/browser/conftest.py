@@ -39,13 +39,40 @@ def browser():
         browser.close()
 
 
+# Chromium's console line for anything the Content-Security-Policy blocked, in any frame.
+CSP_CONSOLE_MARKS = ("Content Security Policy", "Content-Security-Policy")
+# The page's own report of the same (a listener added before any of the page's scripts run).
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", function (event) {
+  console.error("Content Security Policy violation: " + event.violatedDirective + " blocked "
+    + (event.blockedURI || "inline") + " at " + event.sourceFile + ":" + event.lineNumber);
+});
+"""
+
+
 @pytest.fixture
-def page(browser, live_server):
+def csp_violations():
+    """What the Content-Security-Policy blocked during the test; every journey ends with none."""
+    return []
+
+
+@pytest.fixture
+def page(browser, live_server, csp_violations):
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(10_000)
+    context.add_init_script(CSP_LISTENER)
     page = context.new_page()
+    page.on(
+        "console",
+        lambda message: (
+            csp_violations.append(f"{message.page.url if message.page else ''}: {message.text}")
+            if any(mark in message.text for mark in CSP_CONSOLE_MARKS)
+            else None
+        ),
+    )
     yield page
     context.close()
+    assert not csp_violations, "The Content-Security-Policy blocked something:\n" + "\n".join(csp_violations)
 
 
 @pytest.fixture

@@ -353,9 +353,12 @@ def test_create_then_list_and_preview(analyst_client, analyst_user, admin_user, 
 
     with time_machine.travel(MONDAY, tick=False):
         preview = analyst_client.get(reverse("dashboards:scorecard_preview", args=[card.uuid])).content.decode()
-    # The email sits escaped in the iframe's srcdoc: none of its markup leaks into the page.
-    assert 'srcdoc="&lt;!doctype html&gt;' in preview and "<table role" not in preview
-    shown = html.unescape(preview)
+        email = analyst_client.get(reverse("dashboards:scorecard_email", args=[card.uuid]))
+    # The email sits in a sandboxed frame of its own (inline styles allowed there only), none of its markup in the page.
+    assert f'sandbox src="{reverse("dashboards:scorecard_email", args=[card.uuid])}"' in preview
+    assert "<table role" not in preview and "<table role" in email.content.decode()
+    assert "default-src 'none'" in email["Content-Security-Policy"] and email["X-Frame-Options"] == "SAMEORIGIN"
+    shown = html.unescape(preview) + email.content.decode()
     assert "Monday numbers: Last week (9 Mar – 15 Mar 2026)" in shown
     assert "color:#1d7a46;" in shown and "301.00" in shown
     assert "Plain-text version" in preview
