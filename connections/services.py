@@ -5,6 +5,7 @@ test is not saved, and an edit that fails keeps the stored values untouched.
 """
 
 import logging
+from urllib.parse import urlsplit
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -73,15 +74,71 @@ def create_connection(integration, cleaned_data, user=None):
     return connection, outcome
 
 
+# TestOutcome.kind of an edit refused before any request: see secrets_to_reenter.
+SECRETS_REQUIRED = "secrets_required"
+
+
+def address(connection):
+    """Where the connection's credentials are sent: integration, scheme, host, port and path."""
+    parts = urlsplit(connection.base_url or "")
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:  # not a port: never the same address as a valid one
+        port = parts.netloc
+    return (connection.integration, scheme, (parts.hostname or "").lower(), port, parts.path.rstrip("/"))
+
+
+def reenter_message(label):
+    return (
+        f"The address changed: enter the {label.lower()} again. A stored secret is only ever sent "
+        "to the address it was saved for."
+    )
+
+
+def _stale_secret_fields(original, candidate, integration, cleaned_data):
+    if address(candidate) == address(original):
+        return []
+    return [
+        field
+        for field, name in integration.form_class.secret_fields.items()
+        if not cleaned_data.get(field) and candidate.has_secret(name)
+    ]
+
+
+def secrets_to_reenter(connection, cleaned_data):
+    """The edit form's secret fields left blank although the edit points the connection elsewhere.
+
+    A blank secret keeps the stored one; kept for a new URL, host or subdomain, the live test
+    (and every sync after it) would hand it to whoever answers there. So those must be typed again.
+    """
+    integration = _integration(connection.integration)
+    candidate = Connection.objects.get(pk=connection.pk)
+    integration.apply(candidate, cleaned_data)
+    return _stale_secret_fields(connection, candidate, integration, cleaned_data)
+
+
 def update_connection(connection, cleaned_data):
     """Apply an edit form to `connection`, re-test, and save only if the test passes.
 
-    On failure the stored row is untouched and `connection` keeps its values.
+    On failure the stored row is untouched and `connection` keeps its values. An edit that
+    would send a stored secret to a new address is refused before any request
+    (kind SECRETS_REQUIRED, details["fields"] naming the form fields to fill in).
     Returns the TestOutcome.
     """
     integration = _integration(connection.integration)
     candidate = Connection.objects.get(pk=connection.pk)
     integration.apply(candidate, cleaned_data)
+    stale = _stale_secret_fields(connection, candidate, integration, cleaned_data)
+    if stale:
+        logger.info("Edit of connection %r not tested: new address, stored secrets not re-entered", connection.name)
+        return TestOutcome(
+            ok=False,
+            status=connection.status,
+            message="The connection now points to a new address: enter its secrets again.",
+            details={"fields": stale},
+            kind=SECRETS_REQUIRED,
+        )
     outcome = integration.test(candidate)
     if not outcome.ok:
         logger.info("Edit of connection %r not saved: %s", connection.name, outcome.kind)

@@ -83,6 +83,10 @@ def connection_edit(request, uuid):
     form = integration.form_class(request.POST or None, instance=connection)
     outcome = None
     if request.method == "POST" and form.is_valid():
+        # A stored secret never follows a changed address: the blank secret fields are refused.
+        for field in services.secrets_to_reenter(connection, form.cleaned_data):
+            form.add_error(field, services.reenter_message(form.fields[field].label))
+    if request.method == "POST" and form.is_valid():
         outcome = services.update_connection(connection, form.cleaned_data)
         if outcome.ok:
             messages.success(request, outcome.message)
