@@ -1,5 +1,6 @@
 from django.contrib.auth import authenticate
 from django.core.management import call_command
+from django.test import RequestFactory
 
 from accounts.roles import is_admin, is_member
 from builder.models import Metric
@@ -8,6 +9,11 @@ from connections.models import Connection
 from dashboards.management.commands import seed_demo
 from dashboards.models import Databoard
 from syncs.tasks import backfill_metric
+
+
+def _sign_in():
+    """The request sign-in throttling (django-axes) needs with every authenticate() call."""
+    return RequestFactory().post("/accounts/login/")
 
 
 def test_seed_demo_prints_working_passwords_and_adds_the_sandbox_connection(
@@ -22,8 +28,8 @@ def test_seed_demo_prints_working_passwords_and_adds_the_sandbox_connection(
     out = capsys.readouterr().out
     admin_password = out.split("Admin:   admin   / ")[1].split()[0]
     analyst_password = out.split("Analyst: analyst / ")[1].split()[0]
-    admin = authenticate(username="admin", password=admin_password)
-    analyst = authenticate(username="analyst", password=analyst_password)
+    admin = authenticate(_sign_in(), username="admin", password=admin_password)
+    analyst = authenticate(_sign_in(), username="analyst", password=analyst_password)
     assert admin is not None and is_admin(admin)
     assert analyst is not None and is_member(analyst) and not is_admin(analyst)
 
@@ -46,4 +52,4 @@ def test_seed_demo_prints_working_passwords_and_adds_the_sandbox_connection(
     assert Metric.objects.count() == len(seed_demo.DEMO_METRICS)
     new_password = again.split("Admin:   admin   / ")[1].split()[0]
     assert new_password != admin_password
-    assert authenticate(username="admin", password=new_password) is not None
+    assert authenticate(_sign_in(), username="admin", password=new_password) is not None
