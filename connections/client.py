@@ -14,7 +14,6 @@ connections.integrations.<module>.send(), which calls `Client.send()`.
 """
 
 import http.cookiejar
-import json
 import logging
 import os
 import re
@@ -31,7 +30,7 @@ import urllib3.exceptions
 from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 
-from connections import egress
+from connections import egress, safejson
 from connections.errors import (
     AuthRejected,
     BadEndpoint,
@@ -40,10 +39,12 @@ from connections.errors import (
     RateLimited,
     ResponseTooLarge,
     Timeout,
+    TooDeeplyNested,
     Unreachable,
     scrub,
     snippet,
 )
+from connections.masking import masker_for
 
 logger = logging.getLogger(__name__)
 
@@ -203,16 +204,6 @@ def _retry_after(headers):
     return None, None
 
 
-def _scrub_data(value, scrub_text):
-    if isinstance(value, str):
-        return scrub_text(value)
-    if isinstance(value, list):
-        return [_scrub_data(v, scrub_text) for v in value]
-    if isinstance(value, dict):
-        return {scrub_text(k): _scrub_data(v, scrub_text) for k, v in value.items()}
-    return value
-
-
 def rate_limited(raw):
     retry_after, reset_at = _retry_after(raw.headers)
     when = f"try again at {reset_at:%H:%M} UTC" if reset_at else "wait a minute and try again"
@@ -264,6 +255,8 @@ class Client:
         # Values to mask in anything we show or log: the stored credentials, plus
         # per-request ones (a Vtiger session name) that integrations add.
         self.secrets = set(connection.secret_values())
+        # For the base64 of `user:secret` (Basic credentials echoed back).
+        self.usernames = {connection.username} if getattr(connection, "username", "") else set()
         self.requests_sent = 0
 
     def __enter__(self):
@@ -300,11 +293,16 @@ class Client:
 
     # --- helpers for integrations ---------------------------------------------
 
+    @property
+    def masker(self):
+        """Masks this client's secrets in every encoding (connections.masking); cached per set."""
+        return masker_for(self.secrets, self.usernames)
+
     def scrub(self, text):
-        return scrub(text, self.secrets)
+        return scrub(text, self.secrets, self.usernames)
 
     def snippet(self, text, limit=300):
-        return snippet(text, self.secrets, limit)
+        return snippet(text, self.secrets, limit, self.usernames)
 
     def url_for(self, endpoint):
         return resolve_endpoint(self.base_url, endpoint)
@@ -400,7 +398,7 @@ class Client:
         return raw
 
     def _redact(self, url):
-        return scrub(egress.redact_url(url), self.secrets)
+        return self.scrub(egress.redact_url(url))
 
     def _send_once(self, method, url, params, headers, data, json_body):
         host = egress.host_of(url)
@@ -490,7 +488,9 @@ class Client:
                 content_type=raw.content_type,
             )
         try:
-            return json.loads(text)
+            return safejson.loads(text)
+        except safejson.NestingTooDeep as exc:
+            raise TooDeeplyNested(exc.limit) from None
         except ValueError:
             pass
         if lenient_prefix:
@@ -498,7 +498,9 @@ class Client:
             start = text.find('{"success"')
             if start > 0:
                 try:
-                    return json.loads(text[start:])
+                    return safejson.loads(text[start:])
+                except safejson.NestingTooDeep as exc:
+                    raise TooDeeplyNested(exc.limit) from None
                 except ValueError:
                     pass
         is_html = raw.content_type in ("text/html", "application/xhtml+xml") or text.lstrip()[:1] == "<"
@@ -528,10 +530,15 @@ class Client:
 
     def to_response(self, raw, data):
         text = raw.text()
-        if data is not None and any(len(s) >= 4 and s in text for s in self.secrets):
-            # The API echoed a credential back (an echo endpoint, a debug field): mask it
-            # in the data too, since the wizard shows the data to analysts.
-            data = _scrub_data(data, self.scrub)
+        masker = self.masker
+        if masker.found_in(text):
+            # The API echoed a credential back (an echo endpoint, a debug field), perhaps
+            # JSON-escaped, percent-encoded or in base64: mask it in the text before it is cut
+            # (a secret across the cut), and in the parsed data, which the wizard shows
+            # analysts and a draft stores.
+            text = masker.mask(text)
+            if data is not None:
+                data = masker.mask_data(data)
         return Response(
             status=raw.status,
             reason=self.scrub(raw.reason),
@@ -539,7 +546,7 @@ class Client:
             size_bytes=len(raw.body),
             data=None if raw.truncated else data,
             text=self.scrub(text[:TEXT_SNIPPET_CHARS]),
-            headers=raw.headers,
+            headers={name: self.scrub(value) for name, value in raw.headers.items()},
             truncated=raw.truncated,
             content_type=raw.content_type,
             url=raw.url,

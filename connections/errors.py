@@ -9,7 +9,7 @@ URL goes through `scrub()` first.
 import re
 from datetime import datetime
 
-MASK = "••••"
+from connections.masking import MASK, masker_for
 
 # Query parameters and headers whose values are credentials, whatever the
 # connection: masked in snippets and in logged URLs.
@@ -50,24 +50,23 @@ _GENERIC_SECRET_PATTERNS = [
 ]
 
 
-def scrub(text, secrets=()):
-    """Return `text` with every known secret value and credential-looking token masked."""
+def scrub(text, secrets=(), usernames=()):
+    """Return `text` with every known secret value, in any encoding (connections.masking), and
+    every credential-looking token masked. `usernames` find the base64 of `user:secret` even
+    for a secret too short to be found inside other base64."""
     if not text:
         return ""
-    text = str(text)
-    # Longest first, so a secret that contains another is masked whole.
-    for secret in sorted({str(s) for s in secrets if s}, key=len, reverse=True):
-        if len(secret) >= 4:
-            text = text.replace(secret, MASK)
+    text = masker_for(secrets, usernames).mask(str(text))
     for pattern, replacement in _GENERIC_SECRET_PATTERNS:
         text = pattern.sub(replacement, text)
     return text
 
 
-def snippet(text, secrets=(), limit=300):
+def snippet(text, secrets=(), limit=300, usernames=()):
     """A short, scrubbed, single-spaced excerpt of a response body for an error message."""
-    text = " ".join(str(text or "").split())
-    text = scrub(text, secrets)
+    # Masked before the cut (a secret across the limit), and again once the spaces are squeezed.
+    text = masker_for(secrets, usernames).mask(str(text or ""))
+    text = scrub(" ".join(text.split())[: limit + 200], secrets, usernames)
     if len(text) > limit:
         text = text[:limit] + "…"
     return text
@@ -189,6 +188,18 @@ class ResponseTooLarge(ConnectionProblem):
         super().__init__(
             message
             or f"The response is larger than the {limit_bytes // 1024:,} KB limit: ask for fewer records per request."
+        )
+
+
+class TooDeeplyNested(ConnectionProblem):
+    kind = "too_deep"
+
+    def __init__(self, limit, message=None):
+        self.limit = limit
+        super().__init__(
+            message
+            or f"The response is nested too deeply to read (over {limit} levels of lists and objects): "
+            "ask the API for a flatter answer, or for fewer details."
         )
 
 

@@ -195,3 +195,33 @@ def test_scrub_masks_known_values_and_credential_patterns():
     for secret in ("ZGVtbzpzZWNyZXQ=", "abc123", "zzz", "s3cr3t-value"):
         assert secret not in text
     assert "page=2" in text
+
+
+def test_an_echoed_key_with_escapable_characters_is_masked_in_every_form(sandbox):
+    from tests.connections.test_masking import assert_no_form
+
+    key = "k/é+y=\"'Ω 12345"
+    conn = custom_connection(
+        sandbox.url, auth_type="api_key_query", options={"api_key_name": "api_key"}, secrets={"api_key": key}
+    )
+    with Client(conn) as client:
+        response = client.request("GET", "echo")
+    assert response.data["query"]["api_key"] == "••••"
+    assert_no_form(key, json.dumps(response.data), response.text, response.url)
+
+
+def test_scrub_masks_escaped_encoded_and_base64_forms():
+    secret = "s3cr3t/+=value"
+    import base64
+
+    texts = [
+        '{"k": "s3cr3t\\/+=value"}',
+        '{"k": "\\u0073\\u0033cr3t\\/+\\u003dvalue"}',
+        "k=s3cr3t%2F%2B%3Dvalue&page=2",
+        "k=s3cr3t%2f%2b%3dvalue&page=2",
+        "Authorization: " + base64.b64encode(b"demo:" + secret.encode()).decode(),
+        "token " + base64.urlsafe_b64encode(secret.encode()).decode().rstrip("="),
+    ]
+    for text in texts:
+        masked = scrub(text, [secret], ["demo"])
+        assert "value" not in masked and "s3cr3t" not in masked and "••••" in masked, text
