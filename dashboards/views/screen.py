@@ -1,13 +1,11 @@
 """Reading metrics: the Metrics screen and each metric's chart, table, CSV and JSON."""
 
-import csv
-
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 
 from accounts.roles import member_required
 from builder.models import Metric
-from dashboards import queries, reading
+from dashboards import exports, queries, reading
 from dashboards.forms import range_form
 from syncs.models import Datapoint, Use
 
@@ -60,9 +58,11 @@ def metric_csv(request, uuid):
     metric = get_object_or_404(Metric, uuid=uuid)
     _, current = _range(request)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
-    filename = f"{metric.name}-{current.first_day}-{current.last_day}.csv".replace('"', "")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response)
+    # The name is user text: no control characters in the header, no formulas in the cells.
+    response["Content-Disposition"] = exports.attachment(
+        f"{metric.name}-{current.first_day}-{current.last_day}", "csv", fallback="metric"
+    )
+    writer = exports.writer(response)
     writer.writerow(["timestamp_utc", f"timestamp_{current.zone_name}", "value", "dimension"])
     for point in _datapoints(metric, current).iterator():
         writer.writerow(

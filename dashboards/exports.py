@@ -1,0 +1,78 @@
+"""Safe downloads: CSV cells a spreadsheet will not run, file names a header can carry.
+
+A CSV opened in a spreadsheet runs a cell that starts with ``=``, ``+``, ``-`` or ``@`` as a
+formula (``=cmd|' /C calc'!A0``), and a tab or carriage return at the start can hide the same
+trick; the text columns of a values CSV (the dimension) come from an API. ``csv_cell`` does what
+OWASP's CSV-injection guidance says: such a cell gets a leading single quote, which the
+spreadsheet shows as text. A genuine number (``-12.5``) is left as it is, so a numeric column
+stays numeric; numbers that are numbers (floats, ints) are never touched.
+
+``writer(out)`` is a ``csv.writer`` that does this to every cell it writes.
+``attachment(name, extension)`` is the Content-Disposition of a download named after user text
+(a metric name): control and format characters removed (a CR/LF in a header is a 500, a
+right-to-left override disguises the extension), path separators replaced, then Django's
+``content_disposition_header`` quotes it, in RFC 5987 form for non-ASCII names.
+
+Pure: no models, no requests.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import unicodedata
+
+from django.utils.http import content_disposition_header
+
+# What a spreadsheet may read as the start of a formula (the full-width forms included, which
+# some spreadsheets fold to the ASCII ones).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+MAX_FILENAME_CHARS = 150
+_DROPPED = ("Cc", "Cf", "Cs", "Co", "Cn")
+
+
+def csv_cell(value):
+    """``value`` as a CSV cell no spreadsheet will run as a formula."""
+    if value is None or isinstance(value, int | float):
+        return value
+    text = str(value)
+    if text.startswith(FORMULA_STARTS) and not _NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+class _SafeWriter:
+    def __init__(self, out, **kwargs):
+        self._writer = csv.writer(out, **kwargs)
+
+    def writerow(self, row):
+        return self._writer.writerow([csv_cell(value) for value in row])
+
+    def writerows(self, rows):
+        for row in rows:
+            self.writerow(row)
+
+
+def writer(out, **kwargs) -> _SafeWriter:
+    """``csv.writer(out)`` whose every text cell goes through ``csv_cell``."""
+    return _SafeWriter(out, **kwargs)
+
+
+def clean_name(text: str) -> str:
+    """``text`` without control or format characters, its spaces squeezed (for names and file names)."""
+    # Line breaks and tabs part words; other control and format characters (NUL, BEL, a
+    # right-to-left override) go.
+    kept = "".join(c for c in str(text or "") if c.isspace() or unicodedata.category(c) not in _DROPPED)
+    return " ".join(kept.split())
+
+
+def filename(base: str, extension: str, fallback: str = "export") -> str:
+    """A file name from user text: clean, no path separators, not too long."""
+    name = clean_name(base).replace("/", "-").replace("\\", "-").strip(" .") or fallback
+    return f"{name[:MAX_FILENAME_CHARS]}.{extension}"
+
+
+def attachment(base: str, extension: str, fallback: str = "export") -> str:
+    """The Content-Disposition value for downloading ``base.extension``."""
+    return content_disposition_header(True, filename(base, extension, fallback))
