@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ["accounts", "config", "connections", "builder", "syncs", "dashboards", "sandbox"]
 LAYERS = "Apps import only the apps below them (connections <- builder <- syncs <- dashboards)"
 PURE = "The pure modules import no Django and no models"
+CONFIG = "config imports no app, except its URL map"
 SANDBOX = "sandbox imports nothing from the product"
 
 
@@ -35,7 +36,7 @@ def _lint_imports(cwd):
 def test_the_code_keeps_every_contract():
     result = _lint_imports(ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "3 kept, 0 broken" in result.stdout
+    assert "4 kept, 0 broken" in result.stdout
 
 
 @pytest.fixture
@@ -67,7 +68,7 @@ def _not_python(directory, names):
             LAYERS,
             "builder.backwards -> syncs.models",
         ),
-        # accounts and config's infrastructure sit under every app.
+        # accounts and config sit under every app.
         (
             "accounts/roles.py",
             "from connections.models import Connection",
@@ -77,7 +78,7 @@ def _not_python(directory, names):
         (
             "config/celery.py",
             "from syncs import tasks",
-            LAYERS,
+            CONFIG,
             "config.celery -> syncs.tasks",
         ),
         # A pure module importing Django, directly or through another module.
@@ -114,4 +115,4 @@ def test_a_backwards_import_breaks_its_contract(product_copy, module, line, cont
     assert f"{contract} BROKEN" in out
     assert chain in out
     # The copy keeps the other contracts: only the added line broke anything.
-    assert "2 kept, 1 broken" in out
+    assert "3 kept, 1 broken" in out
