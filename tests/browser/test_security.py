@@ -5,6 +5,7 @@ that the pages need (the `page` fixture fails any test during which Chromium rep
 import pytest
 from playwright.sync_api import expect
 
+from conftest import PASSWORD
 from connections.models import Connection
 from dashboards.models import Scorecard
 from sandbox import DEMO_ACCESS_KEY, DEMO_USERNAME
@@ -102,3 +103,17 @@ def test_no_payload_runs_on_any_page(page, login, world, dialogs, client):  # no
         assert response.status == 200, path
         assert page.evaluate("() => document.querySelector('img[src=x]')") is None, page.url
     assert dialogs == [], "a payload ran (it calls alert)"
+
+
+def test_the_django_admin_works_under_the_policy(page, admin_user, live_server):
+    """Django's own admin site (for unlocking accounts, among others) needs nothing the policy forbids."""
+    admin_user.is_staff = admin_user.is_superuser = True
+    admin_user.save()
+    page.goto("/admin/login/")
+    page.get_by_label("Username").fill(admin_user.get_username())
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Site administration")).to_be_visible()
+    for path in ("/admin/auth/user/", f"/admin/auth/user/{admin_user.pk}/change/", "/admin/auth/user/add/"):
+        assert page.goto(path).status == 200, path
+        page.wait_for_load_state("load")
