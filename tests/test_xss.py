@@ -26,6 +26,7 @@ from tests.connections.factories import custom_connection
 SCRIPT = "<script>alert(1)</script>"
 ATTRIBUTE = '"><img src=x onerror=alert(1)>'
 PAYLOAD = SCRIPT + ATTRIBUTE
+ESCAPED_PAYLOAD = "&lt;script&gt;alert(1)&lt;/script&gt;&quot;&gt;&lt;img src=x onerror=alert(1)&gt;"
 # What must never reach a page: the payloads' markup, unescaped.
 RAW = ("<script>alert(1)", "<img src=x onerror", "</script><")
 PARAMETER = re.compile(r"<(\w+):(\w+)>")
@@ -233,3 +234,69 @@ def test_no_template_marks_text_safe():
     for template in Path(settings.BASE_DIR, "templates").rglob("*.html"):
         source = template.read_text()
         assert "|safe" not in source and "autoescape off" not in source, template
+
+
+FORM_FIELDS = (
+    "name",
+    "description",
+    "expression",
+    "endpoint",
+    "q",
+    "base_url",
+    "instance_url",
+    "subdomain",
+    "username",
+    "target",
+    "threshold",
+    "hour",
+    "condition",
+    "frequency",
+    "date_range",
+    "kind",
+    "range",
+    "start",
+    "end",
+    "date_field",
+    "date_format",
+    "date_timezone",
+    "data_timezone",
+    "time_zone",
+    "api_key_name",
+    "default_headers",
+    "test_path",
+    "docs_url",
+    "body",
+    "pagination_options",
+    "vtql_module",
+    "definitions",
+    "connection",
+    "action",
+    "params-TOTAL_FORMS",
+    "params-0-key",
+    "params-0-value",
+    "headers-TOTAL_FORMS",
+    "headers-0-key",
+    "headers-0-value",
+)
+
+
+@pytest.mark.parametrize("role", ["admin", "analyst"])
+def test_forms_sent_back_with_errors_escape_what_was_typed(world, client, role):
+    """Every form POSTed with the payloads in every field: the page that answers shows them as text."""
+    person = world[role]
+    client.force_login(person)
+    data = dict.fromkeys(FORM_FIELDS, PAYLOAD)
+    echoed = 0
+    for text in ROUTES:
+        if text.endswith(("delete/", "discard/", "logout/", "remove/")):
+            continue  # nothing to echo, and the objects are needed by the next routes
+        path = _path(text, world, person)
+        for headers in ({}, {"HTTP_HX_REQUEST": "true"}):
+            response = client.post(path, data, **headers)
+            assert response.status_code < 500, f"POST {path} answered {response.status_code}"
+            if "html" in response.get("Content-Type", "") and not response.streaming:
+                body = response.content.decode()
+                _assert_escaped(body, f"POST {path} as {role}")
+                echoed += 'value="' + ESCAPED_PAYLOAD in body or ">" + ESCAPED_PAYLOAD in body
+    # Forms re-rendered with what was typed, in inputs or text areas: the walk reached them.
+    assert echoed >= 5, echoed
