@@ -21,9 +21,12 @@ item range) runs on and freezes the process it runs in. Here it runs in a worker
 * several threads evaluate at once, one per worker; a caller queues for a free worker for at
   most ``queue_wait_ms`` (``BUSY`` after that), so a stuck expression never blocks other users.
 
-Data cross the boundary as JSON bytes. The worker keeps the last parsed inputs by digest, so the
-live editor's evaluations against the same stored response send it once: a miss costs one more
-small frame (the worker answers "need" and the caller sends the bytes).
+Inputs cross the boundary pickled (``pack``): for parsed JSON, pickle writes and reads about three
+times faster than json (5,000 Vtiger Leads: 12 ms each way against 30-65 ms and 45 ms); pickles
+only go from the caller to its worker, never back. Answers come back as JSON, so nothing an
+expression produced is ever unpickled. The worker keeps the last inputs it read by digest, so
+the live editor's evaluations against the same stored response send it once: a miss costs one
+more small frame (the worker answers "need" and the caller sends the bytes).
 
 Settings (read when the default box is first used): ``EXPRESSION_WORKERS`` (2),
 ``EXPRESSION_MEMORY_MB`` (512), ``EXPRESSION_QUEUE_WAIT_MS`` (1000).
@@ -34,9 +37,11 @@ from __future__ import annotations
 import atexit
 import collections
 import contextlib
+import gc
 import hashlib
 import json
 import os
+import pickle
 import select
 import signal
 import struct
@@ -53,6 +58,7 @@ DEFAULT_QUEUE_WAIT_MS = 1000
 SLACK_MS = 250  # beyond the time limit: the worker's own D1012, its reply, the pipe
 PARSE_BYTES_PER_MS = 10_000  # extra wait for the worker to parse a large input (10 MB/s, generous)
 KEPT_INPUTS = 2  # parsed inputs a worker keeps, most recent first
+STARTUP_S = 30.0  # for a new worker to say it is ready (imports), outside any evaluation's time limit
 
 ROOT = Path(__file__).resolve().parent.parent
 FRAME = struct.Struct("!I")
@@ -65,6 +71,14 @@ def too_long_message(timeout_ms: int) -> str:
 
 def too_much_memory_message(memory_mb: int) -> str:
     return f"The expression used more than {memory_mb:,} MB and was stopped."
+
+
+def pack(data: Any) -> tuple[bytes, str]:
+    """``data`` as bytes for the worker, and their format: a pickle, or JSON if it will not pickle."""
+    try:
+        return pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL), "pickle"
+    except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
+        return json.dumps(data, separators=(",", ":"), default=str).encode(), "json"
 
 
 def digest(payload: bytes) -> str:
@@ -94,11 +108,13 @@ class _Worker:
     def __init__(self, memory_mb: int) -> None:
         self.memory_mb = memory_mb
         self.proc: subprocess.Popen | None = None
+        self.ready = False  # its first frame, "ready", has been read
 
     def ensure(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             return
         self.discard()
+        self.ready = False
         self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no user input
             [sys.executable, "-m", "builder.expression_box", str(self.memory_mb)],
             stdin=subprocess.PIPE,
@@ -252,13 +268,14 @@ class ExpressionBox:
         timeout_ms: int,
         max_depth: int,
         now_ms: int,
-        payload_digest: str | None = None,
+        payload_format: str = "json",
     ) -> Any:
-        """The result of ``expression`` on the JSON document ``payload`` (bytes), or ExpressionError."""
+        """The result of ``expression`` on ``payload`` (``pack``'s bytes, or JSON), or ExpressionError."""
         request = json.dumps(
             {
                 "expression": expression,
-                "digest": payload_digest or digest(payload),
+                "digest": digest(payload),
+                "format": payload_format,
                 "timeout_ms": timeout_ms,
                 "max_depth": max_depth,
                 "now_ms": now_ms,
@@ -269,10 +286,11 @@ class ExpressionBox:
         try:
             try:
                 worker.ensure()
-            except OSError as exc:
-                raise _error(
-                    "BOX_FAILED", f"Expressions cannot be evaluated now: no worker could start ({exc})."
-                ) from exc
+                if not worker.ready:  # a slow start (a loaded machine) is not the expression's time
+                    worker.ready = bool(worker.receive(time.monotonic() + STARTUP_S).get("ready"))
+            except (OSError, _Overrun, _Died, ValueError) as exc:
+                message = f"Expressions cannot be evaluated now: no worker could start ({type(exc).__name__})."
+                raise _error("BOX_FAILED", message) from exc
             deadline = time.monotonic() + (timeout_ms + self.slack_ms + len(payload) / PARSE_BYTES_PER_MS) / 1000
             try:
                 worker.send(request, deadline)
@@ -396,6 +414,7 @@ def serve(memory_mb: int) -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
     inputs: collections.OrderedDict[str, Any] = collections.OrderedDict()
+    _write_frame(replies, b'{"ready":1}')
     while True:
         frame = _read_frame(requests)
         if frame is None:
@@ -414,10 +433,18 @@ def serve(memory_mb: int) -> None:
                 payload = _read_frame(requests)
                 if payload is None:
                     return
-                inputs[key] = json.loads(payload)
+                gc.collect()
+                if request.get("format") == "pickle":
+                    inputs[key] = pickle.loads(payload)  # noqa: S301 - from the caller that started us, not a user
+                else:
+                    inputs[key] = json.loads(payload)
                 del payload
                 while len(inputs) > KEPT_INPUTS:
                     inputs.popitem(last=False)
+                # Parsed JSON holds no cycles: keep the inputs out of the cyclic collector's sight, which
+                # would otherwise walk them all again and again while an expression allocates. The
+                # collect() before makes sure no garbage of earlier evaluations is frozen with them.
+                gc.freeze()
             compiled = transform.compile_expression(request["expression"])
             result = transform.evaluate_in_process(
                 compiled, inputs[key], timeout_ms, request["max_depth"], now_ms=request["now_ms"]

@@ -145,21 +145,22 @@ def evaluate(
         text = getattr(expression, "source_text", None)
         if text is None:
             raise TypeError("evaluate() takes an expression's text or what compile_expression() returned.")
-    if max_input_bytes is not None and input_bytes is not None and input_bytes > max_input_bytes:
-        raise _too_large(input_bytes, max_input_bytes)
-    payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str).encode()
-    if max_input_bytes is not None and input_bytes is None and len(payload) > max_input_bytes:
-        raise _too_large(len(payload), max_input_bytes)
+    if max_input_bytes is not None:
+        size = input_bytes if input_bytes is not None else input_size(data)
+        if size > max_input_bytes:
+            raise ExpressionError(
+                "INPUT_TOO_LARGE",
+                f"The response is too large to evaluate here ({size:,} bytes; the limit is {max_input_bytes:,}). "
+                "Narrow the request (fewer fields, a shorter date range) and send it again.",
+            )
+    payload, payload_format = expression_box.pack(data)
     return (box or expression_box.default_box()).evaluate(
-        text, payload, timeout_ms=timeout_ms, max_depth=max_depth, now_ms=round(time.time() * 1000)
-    )
-
-
-def _too_large(size: int, limit: int) -> ExpressionError:
-    return ExpressionError(
-        "INPUT_TOO_LARGE",
-        f"The response is too large to evaluate here ({size:,} bytes; the limit is {limit:,}). "
-        "Narrow the request (fewer fields, a shorter date range) and send it again.",
+        text,
+        payload,
+        payload_format=payload_format,
+        timeout_ms=timeout_ms,
+        max_depth=max_depth,
+        now_ms=round(time.time() * 1000),
     )
 
 

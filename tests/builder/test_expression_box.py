@@ -144,9 +144,11 @@ def test_a_worker_whose_caller_is_gone_stops_by_itself():
     )
     try:
         request = {"expression": ENDLESS_REGEX, "digest": "d", "timeout_ms": 100, "max_depth": 100, "now_ms": 0}
+        request["format"] = "json"
         for frame in (json.dumps(request).encode(), b"{}"):
             worker.stdin.write(expression_box.FRAME.pack(len(frame)) + frame)
         worker.stdin.flush()
+        assert worker.stdout.read(expression_box.FRAME.size + 11)[expression_box.FRAME.size :] == b'{"ready":1}'
         # Nobody reads its answer or kills it: its own alarm (twice the limit, plus 2 s) ends it.
         wait_for(lambda: worker.poll() is not None)
         assert worker.returncode == -signal.SIGALRM
