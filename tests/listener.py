@@ -28,6 +28,8 @@ class Listener:
     def __init__(self, routes=None):
         # path -> (content type, body); anything else gets a JSON answer.
         self.routes = dict(routes or {})
+        # path -> the Location of a 302 answer.
+        self.redirects = {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.received: list[Received] = []
@@ -38,6 +40,13 @@ class Listener:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 listener.received.append(Received(self.command, self.path, dict(self.headers.items()), body))
+                location = listener.redirects.get(self.path.split("?")[0])
+                if location:
+                    self.send_response(302)
+                    self.send_header("Location", location)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 content_type, answer = listener.routes.get(
                     self.path.split("?")[0], ("application/json", '{"success": true, "result": {}}')
                 )

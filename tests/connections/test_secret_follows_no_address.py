@@ -46,7 +46,7 @@ def _selfhosted(sandbox, **overrides):
 def _custom(sandbox, **overrides):
     data = {
         "name": "Custom",
-        "base_url": sandbox.url + "/custom/v1",
+        "base_url": sandbox.url + "/custom/v1" if sandbox else "",
         "auth_type": "bearer",
         "token": "",
         "allowed_methods": "GET",
@@ -154,6 +154,24 @@ def test_the_service_refuses_too_without_sending_anything(sandbox, listener):
     assert listener.received == []
     connection.refresh_from_db()
     assert connection.base_url.startswith(sandbox.url)
+
+
+def test_a_redirect_during_the_test_on_save_carries_no_secret_away(admin_client):
+    """The saved address answers the live test with a redirect to another host: that host gets no token."""
+    with Listener() as home, Listener() as elsewhere:
+        home.redirects["/api/ping"] = elsewhere.url + "/api/ping"
+        connection = custom_connection(
+            home.url + "/api",
+            name="Custom",
+            auth_type=Connection.AuthType.BEARER,
+            secrets={"token": TOKEN},
+            options={"test_path": "/ping"},
+        )
+        form = _custom(None, name="Renamed", base_url=home.url + "/api")
+        admin_client.post(reverse("connections:edit", args=[connection.uuid]), form)
+        assert home.leaked(TOKEN), "the saved address does get the stored token"
+        assert elsewhere.received, "the redirect was followed"
+        assert not elsewhere.leaked(TOKEN)
 
 
 @pytest.mark.parametrize(
