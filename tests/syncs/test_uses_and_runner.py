@@ -82,8 +82,7 @@ def test_lease_is_exclusive_and_taken_over_from_a_dead_holder(vtiger, settings):
 
 def test_reaper_closes_stuck_runs_and_frees_the_metric(vtiger, settings):
     settings.SYNC_STALE_SECONDS = 60
-    metric = leads_metric(vtiger)
-    uses.add_use(metric, "screen")
+    metric = leads_metric(vtiger, used_on="screen")
     assert services.acquire(metric.pk, "dead")
     long_ago = timezone.now() - timedelta(minutes=5)
     run = SyncRunFactory(metric=metric, token="dead", started_at=long_ago)
@@ -95,8 +94,7 @@ def test_reaper_closes_stuck_runs_and_frees_the_metric(vtiger, settings):
 
 
 def test_scheduled_task_syncs_and_plans_the_next(sandbox, vtiger):
-    metric = leads_metric(vtiger)
-    uses.add_use(metric, "screen")
+    metric = leads_metric(vtiger, used_on="screen")
     [metric_id] = dispatcher.dispatch()
     state = MetricSync.objects.get(metric=metric)
     outcome = runner.execute(metric_id, state.claimed_by, "scheduled", state.claimed_at.isoformat())
@@ -109,8 +107,7 @@ def test_scheduled_task_syncs_and_plans_the_next(sandbox, vtiger):
 
 
 def test_transient_failure_asks_for_a_retry_and_keeps_the_lease(sandbox, vtiger):
-    metric = leads_metric(vtiger)
-    uses.add_use(metric, "screen")
+    metric = leads_metric(vtiger, used_on="screen")
     sandbox.configure(error_rate=1)
     outcome = runner.execute(metric.pk, "tok", "manual")
     assert outcome.status == "retry" and outcome.retry_in > 0
@@ -121,8 +118,7 @@ def test_transient_failure_asks_for_a_retry_and_keeps_the_lease(sandbox, vtiger)
 
 
 def test_floodcontrol_remaining_zero_waits_for_the_reset_without_a_429(sandbox, vtiger):
-    metric = leads_metric(vtiger)
-    uses.add_use(metric, "screen")
+    metric = leads_metric(vtiger, used_on="screen")
     sandbox.configure(rate_limit_per_minute=1)
     assert runner.execute(metric.pk, "one", "manual").status == "synced"
     outcome = runner.execute(metric.pk, "two", "manual")
@@ -173,8 +169,7 @@ def test_auth_failure_marks_the_connection_and_pauses_its_metrics(sandbox, owner
 
 def test_repeated_failures_pause_and_tell_the_owner(sandbox, vtiger, owner, settings):
     settings.SYNC_MAX_FAILURES = 2
-    metric = leads_metric(vtiger, owner=owner, expression="$number('abc')")
-    uses.add_use(metric, "screen")
+    metric = leads_metric(vtiger, owner=owner, expression="$number('abc')", used_on="screen")
     assert runner.execute(metric.pk, "a", "scheduled").status == "failed"
     outcome = runner.execute(metric.pk, "c", "manual")
     assert outcome.status == "paused"
@@ -188,8 +183,7 @@ def test_repeated_failures_pause_and_tell_the_owner(sandbox, vtiger, owner, sett
 
 
 def test_editing_the_definition_resyncs_the_history(sandbox, vtiger, django_capture_on_commit_callbacks):
-    metric = leads_metric(vtiger)
-    uses.add_use(metric, "screen")
+    metric = leads_metric(vtiger, used_on="screen")
     runner.execute(metric.pk, "x", "manual")
     assert Datapoint.objects.filter(metric=metric).exists()
     MetricSync.objects.filter(metric=metric).update(backfill_done_windows=3, next_sync_at=None)
@@ -210,8 +204,7 @@ def test_editing_the_definition_resyncs_the_history(sandbox, vtiger, django_capt
 def test_deleting_the_connection_pauses_its_metrics(vtiger, owner):
     from connections.services import delete_connection
 
-    metric = leads_metric(vtiger, owner=owner)
-    uses.add_use(metric, "screen")
+    metric = leads_metric(vtiger, owner=owner, used_on="screen")
     delete_connection(vtiger)
     state = MetricSync.objects.get(metric=metric)
     assert state.is_paused and "was deleted" in state.paused_reason

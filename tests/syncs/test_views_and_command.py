@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from builder import placeholders
 from conftest import wait_for
-from syncs import services, uses
+from syncs import services
 from syncs.models import Datapoint, MetricSync, Notification, SyncRun
 from tests.factories import SyncRunFactory
 from tests.syncs.conftest import expected_leads, leads_metric
@@ -47,8 +47,7 @@ def test_add_and_remove_from_the_metrics_screen(analyst_client, vtiger):
 
 @pytest.mark.django_db
 def test_panel_shows_run_records_paused_reason_and_cap_warning(analyst_client, vtiger):
-    metric = leads_metric(vtiger)
-    uses.add_use(metric, "screen")
+    metric = leads_metric(vtiger, used_on="screen")
     services.pause(metric, "its last 3 syncs failed. The last error: boom.")
     SyncRunFactory(
         metric=metric,
@@ -68,8 +67,7 @@ def test_panel_shows_run_records_paused_reason_and_cap_warning(analyst_client, v
 
 @pytest.mark.django_db
 def test_backfill_fragment_stops_polling_when_done(analyst_client, vtiger):
-    metric = leads_metric(vtiger)
-    uses.add_use(metric, "screen")
+    metric = leads_metric(vtiger, used_on="screen")
     url = reverse("syncs:backfill", args=[metric.uuid])
     response = analyst_client.get(url, **HTMX)
     assert response.status_code == 200 and 'hx-trigger="every 2s"' in response.content.decode()

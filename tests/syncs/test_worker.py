@@ -50,8 +50,7 @@ def _use_without_backfill(metric):
 
 def test_worker_syncs_a_metric_in_use_and_backfills_its_history(workers, sandbox, vtiger):
     workers.start()
-    metric = leads_metric(vtiger, window_days=7, history_days=28)
-    uses.add_use(metric, "screen")
+    metric = leads_metric(vtiger, window_days=7, history_days=28, used_on="screen")
     dispatcher.dispatch()
 
     def done():
