@@ -67,7 +67,7 @@ from typing import Any
 
 from django.conf import settings
 
-from builder import placeholders, transform, vtql
+from builder import placeholders, transform, validators, vtql
 from builder.keyvalue import from_pairs
 from builder.keyvalue import validate as validate_rows
 from builder.models import Aggregation, DateMode, Metric, NumberFormat, Trend
@@ -505,6 +505,9 @@ def validate(definition: Any, *, connection_lookup=by_name, path: str = "") -> t
         if "name" in definition
         else None
     )
+    if cleaned["name"] and validators.forbidden_characters(cleaned["name"]):
+        check.error(("name",), validators.NAME_MESSAGE)
+        cleaned["name"] = None
     description = definition.get("description", DEFAULTS["description"])
     cleaned["description"] = check.text("" if description is None else description, ("description",))
 

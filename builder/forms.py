@@ -13,6 +13,7 @@ from django import forms
 
 from builder import dates, keyvalue, pagination, placeholders
 from builder.models import Aggregation, DateMode, Metric, NumberFormat, Trend
+from builder.validators import validate_name
 from connections.client import resolve_endpoint
 from connections.errors import BadEndpoint
 from connections.models import Connection
@@ -197,7 +198,7 @@ class ExpressionForm(forms.Form):
 
 
 class NameForm(forms.Form):
-    name = forms.CharField(label="Name your metric", max_length=120)
+    name = forms.CharField(label="Name your metric", max_length=120, validators=[validate_name])
     description = forms.CharField(label="Description", required=False, widget=forms.Textarea(attrs={"rows": 3}))
     aggregation = forms.ChoiceField(label="Data Aggregation", choices=Aggregation.choices)
     number_format = forms.ChoiceField(label="Number format", choices=NumberFormat.choices)

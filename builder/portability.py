@@ -31,10 +31,15 @@ from django.db import IntegrityError, transaction
 
 from builder import definitions
 from builder.models import Metric
+from connections import safejson
 
 FORMAT = definitions.FORMAT
 DOCUMENT_KEYS = ("format", "metrics")
 MAX_METRICS = 1000
+TOO_DEEP_MESSAGE = (
+    f"The file is nested too deeply to read (over {safejson.MAX_DEPTH} levels of lists and objects): "
+    "a metric definition needs only a few. Export the metrics again and import that file."
+)
 
 Errors = list[tuple[str, str]]
 
@@ -57,7 +62,9 @@ def loads(data: str | bytes) -> tuple[Any, Errors]:
     if not data.strip():
         return None, [("", "The file is empty.")]
     try:
-        return json.loads(data), []
+        return safejson.loads(data), []
+    except safejson.NestingTooDeep:
+        return None, [("", TOO_DEEP_MESSAGE)]
     except json.JSONDecodeError as exc:
         return None, [("", f"The file is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.")]
 

@@ -36,6 +36,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from builder.validators import single_line
 from dashboards import comparison, queries, ranges
 from dashboards.models import Alert, AlertEvent
 from dashboards.templatetags.metric_format import metric_value
@@ -138,7 +139,7 @@ def notify(alert: Alert, event: AlertEvent) -> None:
         "url": getattr(settings, "SITE_URL", "").rstrip("/") + url,
     }
     mail = EmailMultiAlternatives(
-        subject=f"Alert: {event.message}"[:200],
+        subject=single_line(f"Alert: {event.message}")[:200],  # a metric name may hold a line break
         body=render_to_string("email/alert.txt", context),
         to=[user.email],
     )

@@ -9,8 +9,8 @@ stays numeric; numbers that are numbers (floats, ints) are never touched.
 
 ``writer(out)`` is a ``csv.writer`` that does this to every cell it writes.
 ``attachment(name, extension)`` is the Content-Disposition of a download named after user text
-(a metric name): control and format characters removed (a CR/LF in a header is a 500, a
-right-to-left override disguises the extension), path separators replaced, then Django's
+(a metric name): made one line by ``builder.validators.single_line`` (a CR/LF in a header is a
+500, a right-to-left override disguises the extension), path separators replaced, then Django's
 ``content_disposition_header`` quotes it, in RFC 5987 form for non-ASCII names.
 
 Pure: no models, no requests.
@@ -20,16 +20,16 @@ from __future__ import annotations
 
 import csv
 import re
-import unicodedata
 
 from django.utils.http import content_disposition_header
+
+from builder.validators import single_line
 
 # What a spreadsheet may read as the start of a formula (the full-width forms included, which
 # some spreadsheets fold to the ASCII ones).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 MAX_FILENAME_CHARS = 150
-_DROPPED = ("Cc", "Cf", "Cs", "Co", "Cn")
 
 
 def csv_cell(value):
@@ -59,17 +59,9 @@ def writer(out, **kwargs) -> _SafeWriter:
     return _SafeWriter(out, **kwargs)
 
 
-def clean_name(text: str) -> str:
-    """``text`` without control or format characters, its spaces squeezed (for names and file names)."""
-    # Line breaks and tabs part words; other control and format characters (NUL, BEL, a
-    # right-to-left override) go.
-    kept = "".join(c for c in str(text or "") if c.isspace() or unicodedata.category(c) not in _DROPPED)
-    return " ".join(kept.split())
-
-
 def filename(base: str, extension: str, fallback: str = "export") -> str:
     """A file name from user text: clean, no path separators, not too long."""
-    name = clean_name(base).replace("/", "-").replace("\\", "-").strip(" .") or fallback
+    name = single_line(base).replace("/", "-").replace("\\", "-").strip(" .") or fallback
     return f"{name[:MAX_FILENAME_CHARS]}.{extension}"
 
 

@@ -20,6 +20,10 @@ class RangeForm(forms.Form):
         start, end = cleaned.get("start"), cleaned.get("end")
         if not start or not end:
             raise forms.ValidationError("A custom range needs a From date and a To date.")
+        try:
+            ranges.check_supported(start, end)
+        except ranges.OutOfRange as exc:
+            raise forms.ValidationError(str(exc)) from None
         if end < start:
             raise forms.ValidationError("The To date is before the From date.")
         if (end - start).days >= MAX_CUSTOM_DAYS:

@@ -8,9 +8,11 @@ deleting it removes the use, and a metric's last use stops its syncs
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from builder.validators import validate_name
 from dashboards import ranges
 
 RANGE_CHOICES = [(key, label) for key, label in ranges.PRESETS.items() if key != "custom"]
@@ -29,6 +31,10 @@ class Databoard(models.Model):
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        # In clean() rather than the field's validators, which would need a migration.
+        _validate_name_field(self.name)
 
 
 class Tile(models.Model):
@@ -76,6 +82,12 @@ class Goal(models.Model):
 
     def __str__(self):
         return f"{self.metric}: {self.target:g} ({self.get_period_display()})"
+
+    def clean(self):
+        try:
+            ranges.check_supported(self.start_date, self.end_date)
+        except ranges.OutOfRange as exc:
+            raise ValidationError(str(exc)) from None
 
 
 class Alert(models.Model):
@@ -143,3 +155,13 @@ class Scorecard(models.Model):
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        _validate_name_field(self.name)
+
+
+def _validate_name_field(name):
+    try:
+        validate_name(name)
+    except ValidationError as exc:
+        raise ValidationError({"name": exc.messages}) from None

@@ -33,6 +33,13 @@ The range moved back by one of its own units, in local wall-clock time:
   current one.
 
 Chart buckets (:func:`buckets`) are local days, weeks (from ``week_start``) or calendar months.
+
+Supported dates
+---------------
+Custom ranges and periods run from ``MIN_DATE`` to ``MAX_DATE``: Python's datetimes end at the
+years 1 and 9999, and a day there in a zone far from UTC, its previous period or its first
+chart week would fall outside them (OverflowError). A date outside is an :class:`OutOfRange`
+(a ValueError) whose message, ``SUPPORTED_TEXT``, says the range.
 """
 
 from __future__ import annotations
@@ -58,6 +65,22 @@ PRESETS = {
 }
 
 BUCKETS = ("day", "week", "month")
+MIN_DATE = date(1900, 1, 1)
+MAX_DATE = date(2999, 12, 31)
+SUPPORTED_TEXT = f"Dates from {MIN_DATE.isoformat()} to {MAX_DATE.isoformat()} are supported."
+
+
+class OutOfRange(ValueError):
+    """A date outside ``MIN_DATE`` .. ``MAX_DATE``."""
+
+
+def check_supported(*days: date | None) -> None:
+    """OutOfRange for any of ``days`` outside the supported dates; None is ignored."""
+    for day in days:
+        if day is not None and not MIN_DATE <= day <= MAX_DATE:
+            raise OutOfRange(f"{day.isoformat()} is out of range. {SUPPORTED_TEXT}")
+
+
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -275,6 +298,7 @@ def resolve(
 
 def custom(first: date, last: date, tz: str | tzinfo, *, week_start: int | str = 0, label: str | None = None) -> Range:
     """Whole local days from ``first`` to ``last``, both included."""
+    check_supported(first, last)
     if last < first:
         raise ValueError(f"The range ends ({last.isoformat()}) before it starts ({first.isoformat()}).")
     zone = get_zone(tz)
@@ -294,6 +318,7 @@ def custom(first: date, last: date, tz: str | tzinfo, *, week_start: int | str =
 
 def period(kind: str, anchor: date, tz: str | tzinfo) -> Range:
     """The whole calendar ``month``, ``quarter`` or ``year`` holding ``anchor`` (for goals)."""
+    check_supported(anchor)
     zone = get_zone(tz)
     if kind == "month":
         first, step = anchor.replace(day=1), 1

@@ -36,6 +36,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from builder.validators import single_line
 from dashboards import comparison, queries, ranges
 from dashboards.models import Scorecard
 from dashboards.templatetags.metric_format import metric_value, signed
@@ -188,7 +189,9 @@ def render(card: Scorecard, now: datetime | None = None) -> Rendered:
         "preview_url": site + reverse("dashboards:scorecard_preview", args=[card.uuid]),
         "site_url": site,
     }
-    subject = f"{card.name}: {digest.period_text}"
+    # One line whatever the name holds (saved before names were checked): a line break in a
+    # subject is refused by Django's mail, which looked like the mail server failing.
+    subject = single_line(f"{card.name}: {digest.period_text}")
     return Rendered(
         subject=subject,
         text=render_to_string("email/scorecard.txt", context),

@@ -25,6 +25,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from builder.validators import single_line
 from syncs.models import MetricSync, Notification, SyncRun
 from syncs.signals import metric_paused
 
@@ -106,7 +107,8 @@ def notify(user, text, url=""):
     note = Notification.objects.create(user=user, text=text, url=url)
     if user.email:
         try:
-            send_mail("Metric Builder: " + text[:80], text, None, [user.email], fail_silently=False)
+            subject = single_line("Metric Builder: " + text[:80])  # a metric name may hold a line break
+            send_mail(subject, text, None, [user.email], fail_silently=False)
         except Exception:  # a broken mail server must not break syncs
             logger.exception("Could not email %s", user.email)
     return note

@@ -1,6 +1,6 @@
 """Reading metrics: the Metrics screen and each metric's chart, table, CSV and JSON."""
 
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, render
 
 from accounts.roles import member_required
@@ -17,6 +17,14 @@ def _zone(request):
 def _range(request):
     form = range_form(request)
     return form, form.resolve(_zone(request))
+
+
+def _bad_range(form):
+    """A 400 saying what is wrong with a download's range, or None: a file of another range would mislead."""
+    if not form.is_bound or form.is_valid():
+        return None
+    problems = " ".join(message for messages in form.errors.values() for message in messages)
+    return HttpResponseBadRequest(f"The date range is not valid: {problems}", content_type="text/plain; charset=utf-8")
 
 
 @member_required
@@ -56,7 +64,9 @@ def _datapoints(metric, current):
 @member_required
 def metric_csv(request, uuid):
     metric = get_object_or_404(Metric, uuid=uuid)
-    _, current = _range(request)
+    form, current = _range(request)
+    if bad := _bad_range(form):
+        return bad
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     # The name is user text: no control characters in the header, no formulas in the cells.
     response["Content-Disposition"] = exports.attachment(
@@ -80,7 +90,9 @@ def metric_csv(request, uuid):
 def metric_json(request, uuid):
     """The datapoints in a range, for scripts in a signed-in browser session."""
     metric = get_object_or_404(Metric, uuid=uuid)
-    _, current = _range(request)
+    form, current = _range(request)
+    if bad := _bad_range(form):
+        return bad
     points = [
         {"timestamp": p.timestamp.isoformat(), "value": p.value, "dimension": p.dimension}
         for p in _datapoints(metric, current)
