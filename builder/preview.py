@@ -5,8 +5,9 @@
     result.meta      # status, elapsed_ms (upstream), own_ms, total_ms, size_bytes, pages, truncated, ...
     result.error     # {"kind", "message"} for a ConnectionProblem or a bad request spec, else None
 
-It takes the same path a sync takes (placeholders -> connections.client -> builder.pagination),
-so a preview that works is a sync that works. Placeholders are filled for the preview range,
+It takes the same path a sync takes (placeholders -> connections.ratelimit -> connections.client
+-> builder.pagination), so a preview that works is a sync that works, and it spends the same
+request budget (waiting at most SEND_BUDGET_WAIT_S for it). Placeholders are filled for the preview range,
 cut in the analyst's zone and written in the connection's data zone (Vtiger: UTC; see
 builder.placeholders). Pages are followed up to PREVIEW_MAX_PAGES and PREVIEW_MAX_BYTES in
 total; what is kept is the capped, merged response.
@@ -18,6 +19,7 @@ inside each HTTP call, ``Response.elapsed_ms``).
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,10 +30,14 @@ from django.conf import settings
 from django.utils.safestring import mark_safe
 
 from builder import pagination, placeholders
+from connections import ratelimit
 from connections.client import Client
-from connections.errors import ConnectionProblem
+from connections.errors import ConnectionProblem, RateLimited
 
 PREVIEW_MAX_PAGES = 10
+# A Send spends the connection's request budget like a sync; it waits this long at most for it,
+# then says the budget is used up and sends nothing (an analyst is watching).
+SEND_BUDGET_WAIT_S = 2.0
 TEXT_PREVIEW_CHARS = 2000
 
 
@@ -103,13 +109,25 @@ def send(
     except pagination.PaginationError as exc:
         return finish(error={"kind": "pagination", "message": str(exc)})
 
+    limiter = ratelimit.for_connection(connection)
     try:
         with Client(connection) as client:
             page = pager.first()
             while page is not None:
-                response = client.request(
-                    method, page.endpoint, params=page.params, headers=headers, json_body=body, allow_truncated=True
-                )
+                try:
+                    response = budgeted_request(
+                        client,
+                        limiter,
+                        method,
+                        page.endpoint,
+                        params=page.params,
+                        headers=headers,
+                        json_body=body,
+                        allow_truncated=True,
+                    )
+                except ratelimit.BudgetWait as wait:
+                    meta["pages"] = pager.pages
+                    return finish(error={"kind": "budget", "message": budget_message(connection, wait.seconds)})
                 meta["status"] = response.status
                 meta["elapsed_ms"] += response.elapsed_ms
                 meta["size_bytes"] += response.size_bytes
@@ -138,6 +156,28 @@ def send(
             if value not in (None, ""):
                 error[name] = value
         return finish(error=error)
+
+
+def budgeted_request(client, limiter, method, endpoint, **kwargs):
+    """One request of the wizard on the connection's budget: ``ratelimit.BudgetWait`` (nothing sent)
+    when the budget frees up only after SEND_BUDGET_WAIT_S; a 429 blocks the budget for everyone."""
+    limiter.acquire(deadline=time.monotonic() + SEND_BUDGET_WAIT_S)
+    try:
+        response = client.request(method, endpoint, **kwargs)
+    except RateLimited as problem:
+        limiter.block(problem)  # syncs and other Sends wait for the reset too
+        raise
+    limiter.observe(response)
+    return response
+
+
+def budget_message(connection, seconds: float) -> str:
+    """Why a Send was not sent: the budget is spent, or the API asked for a pause (a 429)."""
+    wait = max(1, math.ceil(seconds))
+    again = f"try again in {wait} second{'s' if wait != 1 else ''}"
+    if connection.rate_limit_per_minute:
+        return f"This connection's request budget ({connection.rate_limit_per_minute} per minute) is used up; {again}."
+    return f"This connection's API asked for a pause (it answered “too many requests”); {again}."
 
 
 def send_for_draft(draft, connection, tz: str, now: datetime | None = None) -> PreviewResult:

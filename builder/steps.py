@@ -17,6 +17,7 @@ from builder import dates, definitions, keyvalue, pagination, placeholders, prev
 from builder.forms import CUSTOM_FORMAT, RequestForm
 from builder.models import DateMode, Draft
 from builder.wizard_drafts import WIZARD_KEY, clean_definition
+from connections import ratelimit
 from connections.client import Client
 from connections.errors import ConnectionProblem
 from connections.models import Connection
@@ -115,17 +116,20 @@ def apply_cleaned_request(draft: Draft, form: RequestForm) -> None:
 def vtql_load(draft: Draft, connection: Connection, what: str) -> str | None:
     """Fetch listtypes or describe for the VTQL helper and keep them on the draft; an error message or None."""
     state = wizard_state(draft).setdefault("vtql", {})
+    limiter = ratelimit.for_connection(connection)
     try:
         with Client(connection) as client:
             if what == "modules":
-                response = client.request("GET", "listtypes")
+                response = preview.budgeted_request(client, limiter, "GET", "listtypes")
                 state["modules"] = [[m.name, m.label] for m in vtql.modules_from_listtypes(response.data)]
                 state["modules_for"] = str(connection.uuid)
             else:
                 module = state.get("module") or ""
                 if not module:
                     return "Choose a module first."
-                response = client.request("GET", "describe", params=[("elementType", module)])
+                response = preview.budgeted_request(
+                    client, limiter, "GET", "describe", params=[("elementType", module)]
+                )
                 fields = vtql.fields_from_describe(response.data)
                 state["fields"] = [
                     {
@@ -139,6 +143,8 @@ def vtql_load(draft: Draft, connection: Connection, what: str) -> str | None:
                 ]
                 state["fields_for"] = module
                 state.setdefault("fields_selected", [])
+    except ratelimit.BudgetWait as wait:
+        return preview.budget_message(connection, wait.seconds)
     except ConnectionProblem as problem:
         return problem.message
     except ValueError as exc:

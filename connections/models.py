@@ -125,3 +125,19 @@ class Connection(models.Model):
         from connections import integrations
 
         return integrations.get_or_raise(self.integration)
+
+
+class RateBucket(models.Model):
+    """A connection's request budget on the database (connections.ratelimit, the embedded setup).
+
+    A fixed window of 60 s: ``count`` requests started since ``window_start``; nothing may be
+    sent before ``blocked_until`` (from ``Retry-After`` or ``X-FloodControl-Reset``).
+    """
+
+    key = models.CharField(max_length=64, primary_key=True)
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+    blocked_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"{self.key}: {self.count} since {self.window_start}"

@@ -1,4 +1,6 @@
-"""A per-connection request budget shared by every worker process.
+"""A per-connection request budget shared by every process that calls the connection.
+
+Syncs and the wizard's Send spend the same budget, so a preview never takes the quota syncs need.
 
     limiter = for_connection(connection)
     limiter.acquire()             # blocks until one more request may be sent
@@ -176,7 +178,7 @@ def _dt(epoch):
 
 class DatabaseStore(_Store):
     def _locked(self, key):
-        from syncs.models import RateBucket
+        from connections.models import RateBucket
 
         bucket = RateBucket.objects.select_for_update().filter(key=key).first()
         if bucket is None:

@@ -31,9 +31,10 @@ from django.utils import timezone
 
 from builder import dates, pagination, placeholders, transform
 from builder.preview import rendered_request
+from connections import ratelimit
 from connections.client import Client
 from connections.errors import ConnectionProblem, NotJSON, RateLimited
-from syncs import ratelimit, storage
+from syncs import storage
 from syncs.errors import DefinitionChanged, LeaseLost
 from syncs.models import MetricSync, SyncRun
 

@@ -26,10 +26,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from builder.models import Metric
+from connections import ratelimit
 from connections import services as connection_services
 from connections.client import Client
 from connections.errors import RateLimited, Timeout, Unreachable
-from syncs import engine, ratelimit, services, storage
+from syncs import engine, services, storage
 from syncs.engine import SyncFailed
 from syncs.errors import LeaseLost
 from syncs.models import MetricSync, SyncRun

@@ -8,9 +8,9 @@ from types import SimpleNamespace
 import pytest
 from django.db import connections
 
+from connections import ratelimit
 from connections.errors import RateLimited
-from syncs import ratelimit
-from syncs.ratelimit import BudgetWait
+from connections.ratelimit import BudgetWait
 from tests.syncs.conftest import REDIS_ONLY, on_redis
 
 

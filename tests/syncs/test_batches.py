@@ -84,7 +84,7 @@ def test_a_batch_costs_the_same_queries_for_two_metrics_or_ten(sandbox, vtiger):
         MetricSync.objects.update(in_use=False)  # out of the next dispatch
         skipped = ("SAVEPOINT", "RELEASE SAVEPOINT", 'INSERT INTO "syncs_datapoint"')
         sql = [query["sql"] for query in captured.captured_queries]
-        return [q for q in sql if "syncs_ratebucket" not in q and not q.startswith(skipped)]
+        return [q for q in sql if "connections_ratebucket" not in q and not q.startswith(skipped)]
 
     ten, two = queries_for(10), queries_for(2)
     assert len(ten) == len(two) <= 10
