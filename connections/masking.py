@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import base64
 import re
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 MASK = "••••"
 # Shorter values are too likely to occur by chance in ordinary text.
@@ -196,9 +196,17 @@ class Masker:
                 self._html_escaped |= {f"&#{code};", f"&#x{code:x};", f"&#x{code:X};"}
         # An anchor holding another is implied by it: the shorter one is the test for both.
         self._anchors = {a for a in self._anchors if not any(b != a and b in a for b in self._anchors)}
-        self._plain = re.compile("|".join(_encoded_pattern(v) for v in values)) if values else None
-        b64_sorted = sorted(b64, key=len, reverse=True)
-        self._b64 = re.compile("|".join(_encoded_pattern(v) for v in b64_sorted)) if b64_sorted else None
+        self._values, self._b64_values = values, sorted(b64, key=len, reverse=True)
+
+    # The in-place patterns are large (every form of every character): compiled only when a
+    # text does hold a secret, since the quick test needs none of them.
+    @cached_property
+    def _plain(self):
+        return re.compile("|".join(_encoded_pattern(v) for v in self._values)) if self._values else None
+
+    @cached_property
+    def _b64(self):
+        return re.compile("|".join(_encoded_pattern(v) for v in self._b64_values)) if self._b64_values else None
 
     def __repr__(self):
         return "<Masker>"  # never the secrets
