@@ -11,6 +11,14 @@ Formats (the names stored in a metric's ``date.format``)
 Values without an offset are read in ``naive_tz``: the zone the API writes its data in
 (Vtiger: UTC). Every parsed value is returned as an aware datetime in UTC.
 
+Instants and calendar dates
+    A format with a time of day (``iso``, the epochs, ``YYYY-MM-DD HH:mm:ss``, any pattern with
+    ``HH``, ``mm`` or ``ss``) gives **instants**: moments, shown in each viewer's zone. A format
+    without one (``YYYY-MM-DD``, ``DD/MM/YYYY``, ``YYYY-MM``) gives **calendar dates**: a deal
+    closing on 2026-10-15 closes on that date for every viewer. A calendar date is returned as
+    midnight UTC of that date ("floating"), whatever ``naive_tz``; ``date_kind`` tells a
+    metric's readers (``dashboards.queries``) to read it as a date, not as that instant.
+
 Pure module: no Django, no models.
 """
 
@@ -39,6 +47,10 @@ FORMAT_LABELS = {
     UNIX: "Epoch seconds",
     UNIX_MS: "Epoch milliseconds",
 }
+
+INSTANT = "instant"
+CALENDAR = "calendar"
+TIME_TOKENS = frozenset({"HH", "mm", "ss"})
 
 # Where a response usually keeps its records, in the order they are tried.
 RECORD_KEYS = ("result", "data", "items", "records")
@@ -180,15 +192,38 @@ def _parse_pattern(value: Any, fmt: str, naive_tz: tzinfo) -> datetime:
     return _localise(naive, naive_tz)
 
 
+def has_time_of_day(fmt: str | None) -> bool:
+    """Whether values in ``fmt`` carry a time of day (instants) or are calendar dates.
+
+    An empty format is ``iso``; a custom pattern has a time of day when it has ``HH``, ``mm`` or
+    ``ss``; a pattern that cannot be parsed counts as having one (it cannot be used anyway).
+    """
+    if not fmt or fmt in (ISO, UNIX, UNIX_MS):
+        return True
+    try:
+        parts = parse_pattern(fmt)
+    except PatternError:
+        return True
+    return bool(TIME_TOKENS.intersection(parts))
+
+
+def date_kind(fmt: str | None) -> str:
+    """``"instant"`` or ``"calendar"``: how values in ``fmt`` are read (see the module docstring)."""
+    return INSTANT if has_time_of_day(fmt) else CALENDAR
+
+
 def parse(value: Any, fmt: str, naive_tz: str | tzinfo = "UTC") -> datetime:
     """Read one raw value in ``fmt``; an aware datetime in UTC, or DateParseError.
 
-    Values without an offset are read in ``naive_tz`` (Vtiger: UTC).
+    Values without an offset are read in ``naive_tz`` (Vtiger: UTC); a calendar date (a format
+    without a time of day) is midnight UTC of its date whatever ``naive_tz``.
     """
     zone = get_zone(naive_tz)
     custom = fmt not in (ISO, UNIX, UNIX_MS)
     if custom:
         _pattern_regex(fmt)  # an unusable format is reported before any value
+        if not has_time_of_day(fmt):
+            zone = UTC
     if value is None or (isinstance(value, str) and not value.strip()):
         raise DateParseError(f"The date is empty; expected {FORMAT_LABELS.get(fmt, fmt)}, like {example(fmt)}.")
     if fmt == ISO:
@@ -205,8 +240,14 @@ def display(moment: datetime, tz: str | tzinfo) -> str:
 
 
 def preview(value: Any, fmt: str, naive_tz: str | tzinfo, tz: str | tzinfo) -> DatePreview:
-    """The raw value, and its parsed instant in UTC and in the analyst's zone."""
+    """The raw value, and its parsed instant in UTC and in the analyst's zone.
+
+    A calendar date is the same date in both: ``2026-10-15 (calendar date)``.
+    """
     moment = parse(value, fmt, naive_tz)
+    if not has_time_of_day(fmt):
+        shown = f"{moment:%Y-%m-%d} (calendar date)"
+        return DatePreview(raw=str(value), utc=shown, local=shown)
     return DatePreview(raw=str(value), utc=display(moment, UTC), local=display(moment, tz))
 
 

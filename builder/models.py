@@ -11,11 +11,18 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from builder import dates
+
 
 class DateMode(models.TextChoices):
     NONE = "none", "None (a single current value)"
     DYNAMIC = "dynamic", "Use current time of storing data (Dynamic)"
     FIELD = "field", "Use a field from response"
+
+
+class DateKind(models.TextChoices):
+    INSTANT = dates.INSTANT, "Instants (date and time, shown in each viewer's zone)"
+    CALENDAR = dates.CALENDAR, "Calendar dates (the same date for every viewer)"
 
 
 class Aggregation(models.TextChoices):
@@ -61,6 +68,9 @@ class Metric(models.Model):
     date_field = models.CharField(max_length=200, blank=True)  # the response field chosen in step 2
     date_format = models.CharField(max_length=60, blank=True)
     date_timezone = models.CharField(max_length=64, blank=True)  # for naive values
+    # Derived from date_format on save (builder.dates.date_kind): calendar dates are stored as
+    # midnight UTC of their date and read as dates, not instants (dashboards.queries).
+    date_kind = models.CharField(max_length=10, choices=DateKind.choices, default=DateKind.INSTANT, editable=False)
 
     expression = models.TextField()
     aggregation = models.CharField(max_length=10, choices=Aggregation.choices, default=Aggregation.SUM)
@@ -85,6 +95,23 @@ class Metric(models.Model):
 
     def __str__(self):
         return self.name
+
+    def save(self, *args, **kwargs):
+        self.date_kind = self.kind_of_dates()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and {"date_format", "date_mode"}.intersection(update_fields):
+            kwargs["update_fields"] = {*update_fields, "date_kind"}
+        super().save(*args, **kwargs)
+
+    def kind_of_dates(self) -> str:
+        """``calendar`` when the metric's dates come from a field whose format has no time of day."""
+        if self.date_mode == DateMode.FIELD and not dates.has_time_of_day(self.date_format):
+            return DateKind.CALENDAR
+        return DateKind.INSTANT
+
+    @property
+    def calendar_dates(self) -> bool:
+        return self.date_kind == DateKind.CALENDAR
 
 
 class Draft(models.Model):

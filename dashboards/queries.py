@@ -29,15 +29,42 @@ Semantics
   first week or month may start before the range; its value only covers the part inside the
   range). **An empty bucket has the value None** (Count included), so a chart shows a gap
   rather than a made-up zero; a total over a range without datapoints is None likewise.
+* **Calendar dates.** A metric whose dates have no time of day (``Metric.date_kind`` is
+  ``calendar``: ``closingdate``, ``2026-10-15``) stores each date as midnight UTC of that date
+  (see :mod:`builder.dates`). A date counts in a range when its local day starts inside it, the
+  same date for every viewer: the viewer's range becomes the same local dates read in UTC
+  (:func:`calendar_range`: 2026-10-01 00:00 New York to 2026-11-01 00:00 New York is
+  ``[2026-10-01T00:00Z, 2026-11-01T00:00Z)``) and its buckets are cut in UTC. Buckets are still
+  returned as the viewer's local midnights, like an instant metric's. :func:`totals` reads
+  both kinds in the same statements (a condition per kind); :func:`series` runs its queries
+  once per kind present.
 """
 
 from __future__ import annotations
 
+import operator
 from dataclasses import replace
-from datetime import date, datetime, tzinfo
+from datetime import UTC, date, datetime, time, tzinfo
+from functools import reduce
 from typing import NamedTuple
 
-from django.db.models import Avg, Case, Count, DateField, F, Max, Min, OuterRef, Q, Subquery, Sum, Value, When, Window
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    DateField,
+    DateTimeField,
+    F,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+    Window,
+)
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 
 from dashboards import ranges
@@ -68,6 +95,45 @@ def _metric(metric):
     from builder.models import Metric
 
     return Metric.objects.get(pk=metric)
+
+
+def is_calendar(metric) -> bool:
+    """Whether the metric's dates are calendar dates (stored as midnight UTC of each date)."""
+    return getattr(metric, "date_kind", "instant") == "calendar"
+
+
+def _floating(instant: datetime, zone: tzinfo) -> datetime:
+    """Midnight UTC of the first local date (in ``zone``) that starts at or after ``instant``."""
+    day = instant.astimezone(zone).date()
+    if ranges.start_of_day(day, zone) < instant:
+        day = date.fromordinal(day.toordinal() + 1)
+    return datetime.combine(day, time.min, UTC)
+
+
+def calendar_range(current: ranges.Range) -> ranges.Range:
+    """``current`` for calendar dates: the local dates whose day starts inside it, as a UTC range.
+
+    The same dates for every viewer: This month in New York or in Tokyo is
+    ``[first of the month 00:00Z, first of the next 00:00Z)``; a to-date range includes today.
+    """
+    if current.tz is UTC:
+        return current
+    return replace(current, start=_floating(current.start, current.tz), end=_floating(current.end, current.tz), tz=UTC)
+
+
+def range_for(metric, current: ranges.Range) -> ranges.Range:
+    """The stored instants ``current`` covers for ``metric``: itself, or its calendar_range."""
+    return calendar_range(current) if is_calendar(metric) else current
+
+
+def datapoints(metric, current: ranges.Range):
+    """The metric's datapoints in ``current`` (the exports), by timestamp and dimension."""
+    window = range_for(metric, current)
+    return (
+        _datapoints()
+        .filter(metric_id=metric.pk, timestamp__gte=window.start, timestamp__lt=window.end)
+        .order_by("timestamp", "dimension")
+    )
 
 
 def _bucket_expression(by: str, zone: tzinfo, current: ranges.Range, week_start: int):
@@ -154,6 +220,10 @@ def aggregate(
     if zone is not current.tz:
         current = replace(current, tz=zone)
     week_start = current.week_start if week_start is None else ranges._week_start(week_start)
+    viewer_zone = zone
+    if is_calendar(metric):
+        current = calendar_range(current)
+        zone = current.tz
 
     queryset = _datapoints().filter(metric_id=metric.pk, timestamp__gte=current.start, timestamp__lt=current.end)
     if dimension is not None:
@@ -177,11 +247,11 @@ def aggregate(
     keys = ranges.bucket_keys(current, by, week_start)
     if not by_dimension:
         found = {_key(key): result for key, result in rows}
-        return _fill(keys, found, zone, aggregation)
+        return _fill(keys, found, viewer_zone, aggregation)
     per_dimension: dict[str, dict] = {}
     for key, dim, result in rows:
         per_dimension.setdefault(dim, {})[_key(key)] = result
-    return {dim: _fill(keys, found, zone, aggregation) for dim, found in sorted(per_dimension.items())}
+    return {dim: _fill(keys, found, viewer_zone, aggregation) for dim, found in sorted(per_dimension.items())}
 
 
 def _fill(keys, found, zone, aggregation) -> list[Point]:
@@ -208,6 +278,21 @@ def _in(current: ranges.Range) -> Q:
     return Q(timestamp__gte=current.start, timestamp__lt=current.end)
 
 
+def _kinds(metrics) -> tuple[list, list]:
+    """(instant-dated metrics, calendar-dated metrics)."""
+    return [m for m in metrics if not is_calendar(m)], [m for m in metrics if is_calendar(m)]
+
+
+def _in_kinds(period: ranges.Range, calendar_ids) -> Q:
+    """The datapoints of ``period``: the instants in it, and for the metrics in ``calendar_ids``
+    the dates of its local days (:func:`calendar_range`)."""
+    if not calendar_ids:
+        return _in(period)
+    return (_in(period) & ~Q(metric_id__in=calendar_ids)) | (
+        _in(calendar_range(period)) & Q(metric_id__in=calendar_ids)
+    )
+
+
 def totals(metrics, current: ranges.Range, previous: ranges.Range | bool | None = True) -> dict:
     """Each metric's total over ``current`` and over ``previous``, in at most two queries.
 
@@ -217,28 +302,40 @@ def totals(metrics, current: ranges.Range, previous: ranges.Range | bool | None 
     :func:`aggregate` gives for that metric with its own aggregation: one grouped query with
     an aggregate per period (``SUM(value) FILTER (WHERE ...)``), plus one query over the
     metrics whose aggregation is Latest value (an index probe per metric and period).
+    Calendar-dated metrics are read in the same queries, each period cut in their own
+    condition (see the module docstring).
     """
     metrics, plain, latest = _split(metrics)
     if previous is True:
         previous = ranges.previous(current)
     periods = {"current": current, **({"previous": previous} if previous else {})}
     found = {m.pk: {} for m in metrics}
-    span = Q(timestamp__gte=min(r.start for r in periods.values()), timestamp__lt=max(r.end for r in periods.values()))
+
+    def span(group) -> Q:
+        instant, calendar = _kinds(group)
+        conditions = []
+        for kind, ids in ((False, [m.pk for m in instant]), (True, [m.pk for m in calendar])):
+            if not ids:
+                continue
+            windows = [calendar_range(r) if kind else r for r in periods.values()]
+            conditions.append(
+                Q(
+                    metric_id__in=ids,
+                    timestamp__gte=min(r.start for r in windows),
+                    timestamp__lt=max(r.end for r in windows),
+                )
+            )
+        return reduce(operator.or_, conditions)
 
     if plain:
         needed = {m.aggregation for m in plain}
+        calendar_ids = [m.pk for m in _kinds(plain)[1]]
         annotations = {
-            f"{name}_{aggregation}": _aggregate_function(aggregation, filter=_in(period))
+            f"{name}_{aggregation}": _aggregate_function(aggregation, filter=_in_kinds(period, calendar_ids))
             for name, period in periods.items()
             for aggregation in needed
         }
-        rows = (
-            _datapoints()
-            .filter(span, metric_id__in=[m.pk for m in plain])
-            .order_by()
-            .values("metric_id")
-            .annotate(**annotations)
-        )
+        rows = _datapoints().filter(span(plain)).order_by().values("metric_id").annotate(**annotations)
         aggregation_of = {m.pk: m.aggregation for m in plain}
         for row in rows:
             aggregation = aggregation_of[row["metric_id"]]
@@ -251,13 +348,26 @@ def totals(metrics, current: ranges.Range, previous: ranges.Range | bool | None 
         # of the range would read them all.
         from builder.models import Metric
 
+        calendar_ids = [m.pk for m in _kinds(latest)[1]]
+        bounds = {}
+        for name, period in periods.items():
+            if calendar_ids:
+                # Each metric's own bounds for the period (its kind's), compared on the index.
+                dated = calendar_range(period)
+                for edge in ("start", "end"):
+                    bounds[f"{name}_{edge}"] = Case(
+                        When(pk__in=calendar_ids, then=Value(getattr(dated, edge))),
+                        default=Value(getattr(period, edge)),
+                        output_field=DateTimeField(),
+                    )
         annotations = {}
         for name, period in periods.items():
+            if calendar_ids:
+                inside = Q(timestamp__gte=OuterRef(f"{name}_start"), timestamp__lt=OuterRef(f"{name}_end"))
+            else:
+                inside = _in(period)
             newest = (
-                _datapoints()
-                .filter(_in(period), metric_id=OuterRef("pk"))
-                .order_by("-timestamp")
-                .values("timestamp")[:1]
+                _datapoints().filter(inside, metric_id=OuterRef("pk")).order_by("-timestamp").values("timestamp")[:1]
             )
             annotations[f"{name}_at"] = Subquery(newest)
         values = {}
@@ -274,6 +384,7 @@ def totals(metrics, current: ranges.Range, previous: ranges.Range | bool | None 
         rows = (
             Metric.objects.filter(pk__in=[m.pk for m in latest])
             .order_by()
+            .annotate(**bounds)
             .annotate(**annotations)
             .annotate(**values)
             .values_list("pk", *periods)
@@ -289,17 +400,29 @@ def totals(metrics, current: ranges.Range, previous: ranges.Range | bool | None 
 
 
 def series(metrics, current: ranges.Range, by: str = "day", *, week_start: int | str | None = None) -> dict:
-    """Each metric's buckets over ``current``: ``{metric.pk: [Point, ...]}``, in at most two queries.
+    """Each metric's buckets over ``current``: ``{metric.pk: [Point, ...]}``, in at most two
+    queries per kind of dates present (instants, calendar dates).
 
     The same values as :func:`aggregate` per metric (the small charts of a screen).
     """
     if by not in ranges.BUCKETS:
         raise ValueError(f"Unknown bucket {by!r}: choose one of {', '.join(ranges.BUCKETS)}.")
-    metrics, plain, latest = _split(metrics)
-    zone = current.tz
+    metrics = list(metrics)
     week_start = current.week_start if week_start is None else ranges._week_start(week_start)
-    bucket = _bucket_expression(by, zone, current, week_start)
+    instant, calendar = _kinds(metrics)
     found = {m.pk: {} for m in metrics}
+    if instant:
+        _series_found(instant, current, by, week_start, found)
+    if calendar:
+        _series_found(calendar, calendar_range(current), by, week_start, found)
+    keys = ranges.bucket_keys(current, by, week_start)
+    return {m.pk: _fill(keys, found[m.pk], current.tz, m.aggregation) for m in metrics}
+
+
+def _series_found(metrics, current: ranges.Range, by: str, week_start: int, found: dict) -> None:
+    """Fill ``found[pk][bucket key]`` with each metric's bucket values over ``current``, cut in its zone."""
+    _, plain, latest = _split(metrics)
+    bucket = _bucket_expression(by, current.tz, current, week_start)
 
     def base(group):
         return (
@@ -321,6 +444,3 @@ def series(metrics, current: ranges.Range, by: str = "day", *, week_start: int |
         )
         for pk, key, result in rows:
             found[pk][_key(key)] = result
-
-    keys = ranges.bucket_keys(current, by, week_start)
-    return {m.pk: _fill(keys, found[m.pk], zone, m.aggregation) for m in metrics}

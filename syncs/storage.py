@@ -5,7 +5,10 @@
   redelivery of the same sync) are replaced, so one sync adds one datapoint (per dimension).
 * **field from response**: the datapoints inside the window are replaced by the new ones; new
   ones whose date falls outside the window are left out (they belong to another window, and
-  keeping them would duplicate them on the next sync).
+  keeping them would duplicate them on the next sync). For a metric of calendar dates
+  (``Metric.date_kind``, stored as midnight UTC of each date) "inside the window" means the
+  local dates whose day starts inside the window (``calendar_span``): a window of 1 to 7 October
+  in New York replaces the rows from 2026-10-01T00:00Z up to, not including, 2026-10-08T00:00Z.
 
 A write happens only while the sync still holds the metric's lease (``token``) and the metric's
 definition is the one the sync started with; the run record and the metric's sync state are
@@ -21,7 +24,7 @@ from __future__ import annotations
 import operator
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from functools import reduce
 from typing import Any
 
@@ -29,6 +32,7 @@ from django.db import connection, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
+from builder.placeholders import start_of_day
 from syncs.errors import DefinitionChanged, LeaseLost
 from syncs.models import Datapoint, MetricSync, SyncRun
 from syncs.signals import sync_finished
@@ -98,9 +102,16 @@ def _datapoints(write, now):
     """The write's Datapoint rows as tuples of COLUMNS; sets ``written`` and ``outside`` (out of its window)."""
     metric_id, mode = write.metric.pk, write.metric.date_mode
     rows, write.outside = [], 0
+    if mode == "field" and _calendar(write.metric):
+        low, high = calendar_span(write.window)
+
+        def inside(moment):
+            return low <= moment < high
+    else:
+        inside = write.window.contains if mode == "field" else None
     for moment, value, dimension in write.points:
         if mode == "field":
-            if not write.window.contains(moment):
+            if not inside(moment):
                 write.outside += 1
                 continue
         else:
@@ -108,6 +119,25 @@ def _datapoints(write, now):
         rows.append((metric_id, moment, value, dimension, now))
     write.written = len(rows)
     return rows
+
+
+def _calendar(metric) -> bool:
+    return getattr(metric, "date_kind", "instant") == "calendar"
+
+
+def _date_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, UTC)
+
+
+def calendar_span(window) -> tuple[datetime, datetime]:
+    """``[low, high)``: the stored instants (midnight UTC of each date) of the local dates whose day
+    starts inside ``window`` (both ends included, in the window's zone)."""
+    zone = window.tz
+    first = window.start.astimezone(zone).date()
+    if start_of_day(first, zone) < window.start:
+        first += timedelta(days=1)
+    last = window.end.astimezone(zone).date()  # its day starts at or before the end
+    return _date_start(first), _date_start(max(last + timedelta(days=1), first))
 
 
 def _refuse_stale(writes, token):
@@ -168,7 +198,9 @@ def _replaced(stored) -> Q:
     groups = defaultdict(list)
     for write in stored:
         mode = write.metric.date_mode
-        if mode == "field":
+        if mode == "field" and _calendar(write.metric):
+            key = ("calendar", *calendar_span(write.window))
+        elif mode == "field":
             key = (mode, write.window.start, write.window.end)
         elif mode == "dynamic":
             key = (mode, write.stamp)
@@ -179,6 +211,8 @@ def _replaced(stored) -> Q:
     for key, ids in groups.items():
         if key[0] == "field":
             conditions.append(Q(metric_id__in=ids, timestamp__gte=key[1], timestamp__lte=key[2]))
+        elif key[0] == "calendar":
+            conditions.append(Q(metric_id__in=ids, timestamp__gte=key[1], timestamp__lt=key[2]))
         elif key[0] == "dynamic":
             conditions.append(Q(metric_id__in=ids, timestamp=key[1]))
         else:

@@ -1,5 +1,7 @@
 """Reading metrics: the Metrics screen and each metric's chart, table, CSV and JSON."""
 
+from datetime import UTC
+
 from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, render
 
@@ -7,7 +9,7 @@ from accounts.roles import member_required
 from builder.models import Metric
 from dashboards import exports, queries, reading
 from dashboards.forms import range_form
-from syncs.models import Datapoint, Use
+from syncs.models import Use
 
 
 def _zone(request):
@@ -56,9 +58,7 @@ def metric_reading(request, uuid):
 
 
 def _datapoints(metric, current):
-    return Datapoint.objects.filter(metric=metric, timestamp__gte=current.start, timestamp__lt=current.end).order_by(
-        "timestamp", "dimension"
-    )
+    return queries.datapoints(metric, current)
 
 
 @member_required
@@ -73,6 +73,11 @@ def metric_csv(request, uuid):
         f"{metric.name}-{current.first_day}-{current.last_day}", "csv", fallback="metric"
     )
     writer = exports.writer(response)
+    if queries.is_calendar(metric):  # calendar dates: the date itself, the same in every zone
+        writer.writerow(["date", "value", "dimension"])
+        for point in _datapoints(metric, current).iterator():
+            writer.writerow([point.timestamp.astimezone(UTC).date().isoformat(), point.value, point.dimension])
+        return response
     writer.writerow(["timestamp_utc", f"timestamp_{current.zone_name}", "value", "dimension"])
     for point in _datapoints(metric, current).iterator():
         writer.writerow(
@@ -93,8 +98,11 @@ def metric_json(request, uuid):
     form, current = _range(request)
     if bad := _bad_range(form):
         return bad
-    points = [
-        {"timestamp": p.timestamp.isoformat(), "value": p.value, "dimension": p.dimension}
-        for p in _datapoints(metric, current)
-    ]
-    return JsonResponse({"metric": metric.name, "range": current.as_dict(), "datapoints": points})
+    if queries.is_calendar(metric):
+        when = ("date", lambda p: p.timestamp.astimezone(UTC).date().isoformat())
+    else:
+        when = ("timestamp", lambda p: p.timestamp.isoformat())
+    points = [{when[0]: when[1](p), "value": p.value, "dimension": p.dimension} for p in _datapoints(metric, current)]
+    return JsonResponse(
+        {"metric": metric.name, "date_kind": metric.date_kind, "range": current.as_dict(), "datapoints": points}
+    )

@@ -224,9 +224,10 @@ def test_detect_format(value, fmt):
     ("value", "fmt", "naive_tz", "expected"),
     [
         ("2026-06-30", DATE, "UTC", datetime(2026, 6, 30, tzinfo=UTC)),
-        ("2026-06-30", DATE, "America/New_York", datetime(2026, 6, 30, 4, tzinfo=UTC)),
-        ("2026-01-30", DATE, "America/New_York", datetime(2026, 1, 30, 5, tzinfo=UTC)),
-        ("2026-06-30", DATE, "Asia/Kolkata", datetime(2026, 6, 29, 18, 30, tzinfo=UTC)),
+        # Calendar dates (no time of day) are midnight UTC of their date whatever the naive zone.
+        ("2026-06-30", DATE, "America/New_York", datetime(2026, 6, 30, tzinfo=UTC)),
+        ("2026-01-30", DATE, "America/New_York", datetime(2026, 1, 30, tzinfo=UTC)),
+        ("2026-06-30", DATE, "Asia/Kolkata", datetime(2026, 6, 30, tzinfo=UTC)),
         ("2026-11-28 20:08:55", DATETIME, "UTC", datetime(2026, 11, 28, 20, 8, 55, tzinfo=UTC)),
         ("2026-11-28 20:08:55", "YYYY-MM-DD HH:MM:SS", "UTC", datetime(2026, 11, 28, 20, 8, 55, tzinfo=UTC)),
         (" 2026-11-28 20:08:55 ", DATETIME, "Asia/Kolkata", datetime(2026, 11, 28, 14, 38, 55, tzinfo=UTC)),
