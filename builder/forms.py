@@ -7,13 +7,12 @@ every error of the step.
 
 from __future__ import annotations
 
-import json
-
 from django import forms
 
 from builder import dates, keyvalue, pagination, placeholders
 from builder.models import Aggregation, DateMode, Metric, NumberFormat, Trend
 from builder.validators import validate_name
+from connections import safejson
 from connections.client import resolve_endpoint
 from connections.errors import BadEndpoint
 from connections.models import Connection
@@ -100,7 +99,9 @@ class RequestForm(forms.Form):
         if not text:
             return None
         try:
-            body = json.loads(text)
+            body = safejson.loads(text)
+        except safejson.NestingTooDeep as exc:
+            raise forms.ValidationError(f"The JSON body is {exc}: a request body needs only a few levels.") from None
         except ValueError as exc:
             raise forms.ValidationError(
                 f"The JSON body is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
@@ -115,7 +116,9 @@ class RequestForm(forms.Form):
         if not text:
             return {}
         try:
-            options = json.loads(text)
+            options = safejson.loads(text)
+        except safejson.NestingTooDeep as exc:
+            raise forms.ValidationError(f"The pagination options are {exc}.") from None
         except ValueError as exc:
             raise forms.ValidationError(f"The pagination options are not valid JSON: {exc.msg}.") from None
         if not isinstance(options, dict):

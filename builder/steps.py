@@ -17,7 +17,7 @@ from builder import dates, definitions, keyvalue, pagination, placeholders, prev
 from builder.forms import CUSTOM_FORMAT, RequestForm
 from builder.models import DateMode, Draft
 from builder.wizard_drafts import WIZARD_KEY, clean_definition
-from connections import ratelimit
+from connections import ratelimit, safejson
 from connections.client import Client
 from connections.errors import ConnectionProblem
 from connections.models import Connection
@@ -82,12 +82,12 @@ def store_request(draft: Draft, data, rows, header_rows, connection: Connection 
     body_text = data.get("body") or ""
     state["body_text"] = body_text
     try:
-        req["body"] = json.loads(body_text) if body_text.strip() else None
+        req["body"] = safejson.loads(body_text) if body_text.strip() else None
     except ValueError:
         req["body"] = None
     kind = data.get("pagination") or "none"
     try:
-        options = json.loads(data.get("pagination_options") or "{}")
+        options = safejson.loads(data.get("pagination_options") or "{}")
     except ValueError:
         options = {}
     req["pagination"] = {"type": kind, **(options if isinstance(options, dict) else {})}

@@ -210,3 +210,28 @@ def test_an_alert_on_a_metric_named_with_cr_lf_is_still_mailed(analyst_user):
     assert alerts.evaluate(alert, NOW) is not None
     [message] = mail.outbox
     assert message.subject.startswith("Alert: Deals won went above 10") and "\n" not in message.subject
+
+
+@pytest.mark.parametrize("field", ["body", "pagination_options"])
+def test_a_request_body_nested_too_deeply_is_a_form_error(quiet_client, field):
+    from builder.models import Draft
+    from tests.connections.factories import custom_connection
+
+    connection = custom_connection("http://127.0.0.1:9/api", options={"allowed_methods": ["GET", "POST"]})
+    quiet_client.post(reverse("builder:start"), {"connection": str(connection.uuid)})
+    draft = Draft.objects.latest("created_at")
+    data = {
+        "connection": str(connection.uuid),
+        "endpoint": "deals",
+        "method": "POST",
+        "pagination": "offset",
+        "pagination_options": "",
+        "preview_range": draft.preview_range,
+        "body": "",
+        "params-TOTAL_FORMS": "0",
+        field: '{"a":' * 100_000 + "1" + "}" * 100_000,
+    }
+    for url in (reverse("builder:request", args=[draft.uuid]), reverse("builder:send", args=[draft.uuid])):
+        response = quiet_client.post(url, {**data, "action": "next"})
+        assert response.status_code in (200, 422), response.status_code
+        assert "nested too deeply" in html.unescape(response.content.decode())
