@@ -216,22 +216,6 @@ class Notification(models.Model):
         return self.text[:60]
 
 
-class RateBucket(models.Model):
-    """The per-connection request budget on the database (the embedded setup's rate limiter).
-
-    A fixed window of 60 s: ``count`` requests started since ``window_start``; nothing may be
-    sent before ``blocked_until`` (from ``Retry-After`` or ``X-FloodControl-Reset``).
-    """
-
-    key = models.CharField(max_length=64, primary_key=True)
-    window_start = models.DateTimeField()
-    count = models.PositiveIntegerField(default=0)
-    blocked_until = models.DateTimeField(null=True, blank=True)
-
-    def __str__(self):
-        return f"{self.key}: {self.count} since {self.window_start}"
-
-
 def current_value(metric):
     """The current value(s) of a metric in date mode None: ``[(dimension, value, synced_at)]``."""
     return list(Datapoint.objects.filter(metric=metric).values_list("dimension", "value", "timestamp"))
