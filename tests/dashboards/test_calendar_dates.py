@@ -22,10 +22,11 @@ from hypothesis import strategies as st
 
 from builder import dates
 from builder.models import Metric
-from dashboards import queries, ranges
-from dashboards.models import Goal
+from dashboards import alerts, queries, ranges, scorecards
+from dashboards.models import Alert, Goal, Scorecard
 from dashboards.views.goals import progress_of
 from syncs.models import Datapoint
+from tests.factories import UserFactory
 
 ZONES = ["America/New_York", "Asia/Tokyo", "Pacific/Chatham", "Asia/Kolkata", "UTC"]
 PROPERTY_ZONES = [
@@ -234,6 +235,28 @@ def test_goal_progress(won, zone):
     halfway = ranges.localize(datetime(2026, 10, 31, 12), ZoneInfo(zone))
     _, running = progress_of(goal, zone, halfway)
     assert running.value == 350.0
+
+
+@pytest.mark.parametrize("zone", ZONES)
+def test_alerts_and_scorecards_read_the_same_month(won, zone):
+    owner = UserFactory(username=f"owner-{zone.replace('/', '-').lower()}")
+    owner.profile.time_zone = zone
+    owner.profile.save()
+    now = ranges.localize(datetime(2026, 11, 2, 9), ZoneInfo(zone))
+    above = Alert.objects.create(
+        metric=won, condition="above", threshold=300, date_range="last_month", created_by=owner
+    )
+    reading = alerts.read(above, now)
+    assert (reading.value, reading.holds) == (350.0, True)
+    change = Alert.objects.create(
+        metric=won, condition="change", threshold=1000, date_range="last_month", created_by=owner
+    )
+    assert alerts.read(change, now).comparison.percent == pytest.approx((350 - 7) / 7 * 100)
+    card = Scorecard.objects.create(name=f"Monthly {zone}", frequency="monthly", hour=8, owner=owner)
+    card.metrics.set([won])
+    digest = scorecards.build(card, now)
+    assert (digest.range.first_day, digest.range.last_day) == (date(2026, 10, 1), date(2026, 10, 31))
+    assert [(row.value, row.comparison.previous) for row in digest.rows] == [(350.0, 7.0)]
 
 
 # ---------------------------------------------------------------- property: every zone, plain Python
