@@ -206,7 +206,7 @@ class ExpressionBox:
         self._idle = collections.deque(self._all)  # last in, first out: the warmest worker first
         self._ready = threading.Condition()
         self.closed = False
-        self.busy = 0  # workers evaluating now (tests wait on it)
+        self.busy = 0  # evaluations handed to a started worker and not answered yet (tests wait on it)
         self.replaced = 0  # workers killed and replaced so far
         self.inputs_sent = 0  # inputs a worker did not have yet
 
@@ -249,16 +249,31 @@ class ExpressionBox:
                 )
             if self.closed:
                 raise _error("BOX_CLOSED", "Expressions cannot be evaluated now: the evaluator is shutting down.")
-            self.busy += 1
             return self._idle.pop()
 
     def _release(self, worker: _Worker) -> None:
         if self.closed:
             worker.discard()  # a replacement started while the box was closing
         with self._ready:
-            self.busy -= 1
             self._idle.append(worker)
             self._ready.notify()
+
+    def _exchange(self, worker: _Worker, request: bytes, payload: bytes, deadline: float, timeout_ms: int) -> dict:
+        try:
+            worker.send(request, deadline)
+            reply = worker.receive(deadline)
+            if reply.get("need"):
+                self.inputs_sent += 1
+                worker.send(payload, deadline)
+                reply = worker.receive(deadline)
+            return reply
+        except _Overrun:
+            raise _error("D1012", too_long_message(timeout_ms)) from None
+        except _Died:
+            raise _error(
+                "EVALUATOR_STOPPED",
+                f"The expression stopped its evaluator (perhaps it used more than {self.memory_mb:,} MB).",
+            ) from None
 
     def evaluate(
         self,
@@ -292,20 +307,13 @@ class ExpressionBox:
                 message = f"Expressions cannot be evaluated now: no worker could start ({type(exc).__name__})."
                 raise _error("BOX_FAILED", message) from exc
             deadline = time.monotonic() + (timeout_ms + self.slack_ms + len(payload) / PARSE_BYTES_PER_MS) / 1000
+            with self._ready:
+                self.busy += 1
             try:
-                worker.send(request, deadline)
-                reply = worker.receive(deadline)
-                if reply.get("need"):
-                    self.inputs_sent += 1
-                    worker.send(payload, deadline)
-                    reply = worker.receive(deadline)
-            except _Overrun:
-                raise _error("D1012", too_long_message(timeout_ms)) from None
-            except _Died:
-                raise _error(
-                    "EVALUATOR_STOPPED",
-                    f"The expression stopped its evaluator (perhaps it used more than {self.memory_mb:,} MB).",
-                ) from None
+                reply = self._exchange(worker, request, payload, deadline, timeout_ms)
+            finally:
+                with self._ready:
+                    self.busy -= 1
             keep = not reply.get("retire")
             if "error" in reply:
                 code, message, position = reply["error"]
@@ -407,6 +415,8 @@ def serve(memory_mb: int) -> None:
 
     from builder import transform
 
+    # Ctrl-C reaches the whole process group: the caller decides, and a closed pipe ends the loop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     requests = os.fdopen(os.dup(0), "rb")
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # a stray print goes to stderr, not into the replies

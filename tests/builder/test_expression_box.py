@@ -31,15 +31,25 @@ def box():
         yield box
 
 
-@pytest.mark.parametrize("text", [CATASTROPHIC_REGEX, HUGE_SPLIT, HUGE_RANGE])
-def test_a_long_single_step_is_killed_and_the_worker_replaced(box, text):
+@pytest.mark.parametrize(
+    ("text", "killed"),
+    [
+        (CATASTROPHIC_REGEX, {1}),  # one step in C: 20 s
+        (HUGE_SPLIT, {1}),  # one step: 20 s
+        # Building the range is one step of about a second: jsonata's own check after it may
+        # answer first, then the worker lives on. Either way the caller hears the same words.
+        (HUGE_RANGE, {0, 1}),
+    ],
+)
+def test_a_long_single_step_is_killed_and_the_worker_replaced(box, text, killed):
     with pytest.raises(ExpressionError) as caught:
         evaluate(text, {}, timeout_ms=500, box=box)
     assert (caught.value.code, caught.value.message, caught.value.position) == ("D1012", TOO_LONG, None)
-    assert box.replaced == 1
+    assert box.replaced in killed
+    replaced = box.replaced
     for _ in range(3):  # whichever worker answers, it answers right
         assert evaluate("$count(result)", {"result": [1, 2, 3]}, box=box) == 3
-    assert box.replaced == 1
+    assert box.replaced == replaced
 
 
 def test_the_default_box_stops_the_catastrophic_regex_and_answers_the_next():
