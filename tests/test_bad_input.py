@@ -235,3 +235,11 @@ def test_a_request_body_nested_too_deeply_is_a_form_error(quiet_client, field):
         response = quiet_client.post(url, {**data, "action": "next"})
         assert response.status_code in (200, 422), response.status_code
         assert "nested too deeply" in html.unescape(response.content.decode())
+
+
+def test_a_notification_about_a_metric_named_with_cr_lf_is_still_mailed(analyst_user):
+    from syncs import services
+
+    services.notify(analyst_user, "Deals\r\nwon was paused: the API refused the credentials.")
+    [message] = mail.outbox
+    assert message.subject == "Metric Builder: Deals won was paused: the API refused the credentials."
