@@ -536,7 +536,7 @@ class Client:
             # JSON-escaped, percent-encoded or in base64: mask it in the text before it is cut
             # (a secret across the cut), and in the parsed data, which the wizard shows
             # analysts and a draft stores.
-            text = masker.mask(text)
+            text = masker.mask_head(text, TEXT_SNIPPET_CHARS)
             if data is not None:
                 data = masker.mask_data(data)
         return Response(

@@ -233,6 +233,30 @@ class Masker:
             text = self._mask_base64(text)
         return MASK if self.found_in(text) else text
 
+    def mask_head(self, text: str, limit: int) -> str:
+        """The first ``limit`` characters of ``text`` masked: the snippet of a large body, without
+        running the in-place patterns over all of it (the data holds the rest).
+
+        Masked before the cut, so a secret across the limit is masked whole: the head masked is
+        long enough that, after masking shrank it, the last ``_reach`` characters (where a
+        secret cut by the head's end can be) still lie beyond the limit.
+        """
+        if not self.found_in(text):
+            return text[:limit]
+        end = limit + 2 * self._reach
+        while True:
+            masked = self.mask(text[:end])
+            if end >= len(text) or len(masked) >= limit + self._reach:
+                return masked[:limit]
+            end *= 2
+
+    @cached_property
+    def _reach(self) -> int:
+        """More than the longest form of a secret: 7 characters per character (\\\\u00e9,
+        %25C3%25A9 per byte pair) plus a base64 token's surroundings."""
+        longest = max((len(v) for v in [*self._values, *self._b64_values]), default=0)
+        return 12 * longest + _B64_LEFT_WINDOW
+
     def _mask_base64(self, text: str) -> str:
         out, last = [], 0
         for match in self._b64.finditer(text):

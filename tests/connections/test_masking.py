@@ -366,3 +366,15 @@ def test_a_secret_the_patterns_cannot_place_still_fails_closed():
     # Percent-encoding three times over: the decoder reaches it, the in-place pattern does not.
     triple = quote(quote(quote(secret, safe="").replace("-", "%2D"), safe=""), safe="")
     assert masking.masker_for({secret}).mask(f"a {triple} b") == MASK
+
+
+def test_the_head_of_a_large_echo_is_masked_whole_at_its_cut():
+    secret = "abcdefgh12345678/+="
+    masker = masking.masker_for({secret})
+    for pad in range(0, 40, 7):
+        # Masking shrinks each occurrence; none may slip in part into the head.
+        text = "x" * pad + (" " + quote(secret, safe="")) * 2000
+        head = masker.mask_head(text, 2000)
+        assert len(head) == 2000 and "abcdefgh" not in head and "12345678" not in head
+        assert head.count(MASK) > 100
+    assert masker.mask_head("short and clean", 5) == "short"
