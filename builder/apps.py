@@ -4,3 +4,14 @@ from django.apps import AppConfig
 class BuilderConfig(AppConfig):
     name = "builder"
     verbose_name = "Metric Builder"
+
+    def ready(self):
+        from django.conf import settings
+
+        from builder import expression_box
+
+        expression_box.configure(
+            workers=settings.EXPRESSION_WORKERS,
+            memory_mb=settings.EXPRESSION_MEMORY_MB,
+            queue_wait_ms=settings.EXPRESSION_QUEUE_WAIT_MS,
+        )

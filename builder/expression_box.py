@@ -28,8 +28,8 @@ expression produced is ever unpickled. The worker keeps the last inputs it read 
 the live editor's evaluations against the same stored response send it once: a miss costs one
 more small frame (the worker answers "need" and the caller sends the bytes).
 
-Settings (read when the default box is first used): ``EXPRESSION_WORKERS`` (2),
-``EXPRESSION_MEMORY_MB`` (512), ``EXPRESSION_QUEUE_WAIT_MS`` (1000).
+Settings: ``EXPRESSION_WORKERS`` (2), ``EXPRESSION_MEMORY_MB`` (512), ``EXPRESSION_QUEUE_WAIT_MS``
+(1000), handed to ``configure`` by builder's AppConfig; without Django, the defaults. No Django here.
 """
 
 from __future__ import annotations
@@ -342,27 +342,25 @@ _default: ExpressionBox | None = None
 _default_lock = threading.Lock()
 
 
-def _configured() -> dict:
-    try:
-        from django.conf import settings
+_settings: dict[str, int] = {}
 
-        if settings.configured:
-            return {
-                "workers": getattr(settings, "EXPRESSION_WORKERS", DEFAULT_WORKERS),
-                "memory_mb": getattr(settings, "EXPRESSION_MEMORY_MB", DEFAULT_MEMORY_MB),
-                "queue_wait_ms": getattr(settings, "EXPRESSION_QUEUE_WAIT_MS", DEFAULT_QUEUE_WAIT_MS),
-            }
-    except ImportError:
-        pass
-    return {}
+
+def configure(workers: int, memory_mb: int, queue_wait_ms: int) -> None:
+    """The default box's settings (builder's AppConfig passes Django's); a running box is rebuilt on next use."""
+    global _default
+    _settings.update(workers=workers, memory_mb=memory_mb, queue_wait_ms=queue_wait_ms)
+    with _default_lock:
+        old, _default = _default, None
+    if old is not None:
+        old.close()
 
 
 def default_box() -> ExpressionBox:
-    """The process's box, built from the settings on first use."""
+    """The process's box, built on first use."""
     global _default
     with _default_lock:
         if _default is None or _default.closed:
-            _default = ExpressionBox(**_configured())
+            _default = ExpressionBox(**_settings)
         return _default
 
 

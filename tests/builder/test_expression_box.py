@@ -7,6 +7,7 @@ import sys
 import threading
 
 import pytest
+from django.apps import apps
 from django.urls import reverse
 
 from builder import expression_box
@@ -183,3 +184,17 @@ def test_the_live_editor_answers_the_catastrophic_regex_in_plain_words(analyst_c
     assert 'data-error-code="D1012"' in text and TOO_LONG in text
     page = analyst_client.post(url, {"expression": "$count(result)"}, HTTP_HX_REQUEST="true")
     assert page.status_code == 200 and 'data-error-code="' not in page.content.decode()
+
+
+def test_the_default_box_follows_the_settings(settings):
+    builder = apps.get_app_config("builder")
+    before = settings.EXPRESSION_WORKERS, settings.EXPRESSION_MEMORY_MB, settings.EXPRESSION_QUEUE_WAIT_MS
+    settings.EXPRESSION_WORKERS, settings.EXPRESSION_MEMORY_MB, settings.EXPRESSION_QUEUE_WAIT_MS = 3, 256, 50
+    try:
+        builder.ready()  # what Django does at start-up
+        box = expression_box.default_box()
+        assert (len(box._all), box.memory_mb, box.queue_wait_ms) == (3, 256, 50)
+        assert evaluate("1 + 1", {}) == 2
+    finally:
+        settings.EXPRESSION_WORKERS, settings.EXPRESSION_MEMORY_MB, settings.EXPRESSION_QUEUE_WAIT_MS = before
+        builder.ready()
