@@ -76,9 +76,14 @@ def too_much_memory_message(memory_mb: int) -> str:
 def pack(data: Any) -> tuple[bytes, str]:
     """``data`` as bytes for the worker, and their format: a pickle, or JSON if it will not pickle."""
     try:
-        return pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL), "pickle"
-    except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
-        return json.dumps(data, separators=(",", ":"), default=str).encode(), "json"
+        try:
+            return pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL), "pickle"
+        except (pickle.PicklingError, TypeError, AttributeError):
+            return json.dumps(data, separators=(",", ":"), default=str).encode(), "json"
+    except RecursionError:
+        raise _error(
+            "INPUT_TOO_DEEP", "The response is nested too deeply to evaluate (more than about 1,000 levels)."
+        ) from None
 
 
 def digest(payload: bytes) -> str:

@@ -132,11 +132,11 @@ def evaluate(
     kill, both "The expression took too long (over 500 ms) and was stopped."), too deep a
     recursion (``D1011``), too much memory (``MEMORY_LIMIT``), errors that jsonata-python raises
     as plain Python exceptions (``$number("abc")`` -> ``ValueError``), an input over
-    ``max_input_bytes`` (``INPUT_TOO_LARGE``; ``None`` lifts the limit), and the box's own
-    (``BUSY`` when no worker frees up in time, ``EVALUATOR_STOPPED``). ``input_bytes`` is the
-    input's size when the caller already knows it (the response's length): a larger one is
-    refused before the input is serialised. ``$now()`` and ``$millis()`` read this process's
-    clock at the call. ``box``: another box than the default (tests, benchmarks).
+    ``max_input_bytes`` (``INPUT_TOO_LARGE``; ``None`` lifts the limit) or nested too deeply to
+    send (``INPUT_TOO_DEEP``), and the box's own (``BUSY`` when no worker frees up in time,
+    ``EVALUATOR_STOPPED``, ``BOX_FAILED``). ``input_bytes`` is the input's size when the caller
+    already knows it (the response's length), saving a measurement. ``$now()`` and ``$millis()``
+    read this process's clock at the call. ``box``: another box than the default (tests, benchmarks).
     """
     if isinstance(expression, str):
         text = expression
@@ -146,7 +146,10 @@ def evaluate(
         if text is None:
             raise TypeError("evaluate() takes an expression's text or what compile_expression() returned.")
     if max_input_bytes is not None:
-        size = input_bytes if input_bytes is not None else input_size(data)
+        try:
+            size = input_bytes if input_bytes is not None else input_size(data)
+        except RecursionError:
+            size = 0  # pack() below says so in words
         if size > max_input_bytes:
             raise ExpressionError(
                 "INPUT_TOO_LARGE",

@@ -198,3 +198,14 @@ def test_the_default_box_follows_the_settings(settings):
     finally:
         settings.EXPRESSION_WORKERS, settings.EXPRESSION_MEMORY_MB, settings.EXPRESSION_QUEUE_WAIT_MS = before
         builder.ready()
+
+
+def test_an_input_nested_too_deeply_is_refused_in_words():
+    deep = leaf = {}
+    for _ in range(100_000):
+        leaf["a"] = leaf = {}
+    for limit in (None, 5_000_000):
+        with pytest.raises(ExpressionError) as caught:
+            evaluate("$count(a)", deep, max_input_bytes=limit)
+        assert caught.value.code == "INPUT_TOO_DEEP"
+        assert caught.value.message.startswith("The response is nested too deeply to evaluate")
