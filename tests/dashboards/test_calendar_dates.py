@@ -157,6 +157,10 @@ def test_many_metrics_of_both_kinds_at_once_equal_each_metric_alone(db, zone):
     for metric in metrics:
         assert with_previous[metric.pk] == queries.value_and_previous(metric, current), metric.name
         assert charts[metric.pk] == queries.aggregate(metric, current, by="day"), metric.name
+    for by, week_start in (("week", "sunday"), ("week", "monday"), ("month", "monday")):
+        charts = queries.series(metrics, current, by, week_start=week_start)
+        for metric in metrics:
+            assert charts[metric.pk] == queries.aggregate(metric, current, by=by, week_start=week_start), metric.name
 
 
 def test_an_instant_still_follows_the_viewers_zone(db):
