@@ -365,8 +365,8 @@ def evaluation(draft: Draft, expression: str, tz: str) -> dict:
         row = {"value": point.value, "dimension": point.dimension, "date": "", "raw_date": point.date}
         if mode == DateMode.FIELD and point.date is not None:
             try:
-                moment = dates.parse(point.date, spec.get("format") or dates.ISO, spec.get("timezone") or "UTC")
-                row["date"] = dates.display(moment, tz)
+                fmt = spec.get("format") or dates.ISO
+                row["date"] = dates.preview(point.date, fmt, spec.get("timezone") or "UTC", tz).local
             except (dates.DateParseError, ValueError) as exc:
                 row["date_error"] = str(exc)
         elif mode == DateMode.DYNAMIC:

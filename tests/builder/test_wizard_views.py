@@ -629,3 +629,15 @@ def test_date_step_rechecks_live_with_htmx(analyst_client, vtiger):
     text = _text(page)
     assert page.status_code == 200 and "How <code>closingdate</code> is read" in text
     assert "Cannot read" in text and "Epoch seconds" in text
+
+
+def test_the_expression_preview_shows_a_calendar_date_on_its_date(analyst_user, offline_vtiger):
+    """A closingdate is 15 October for a New York analyst too, not the evening of the 14th."""
+    from builder import steps
+    from builder.wizard_drafts import new_draft
+
+    draft = new_draft(analyst_user, offline_vtiger)
+    draft.response = {"result": [{"closingdate": "2026-10-15", "amount": "10.00"}]}
+    draft.definition["date"] = {"mode": "field", "field": "closingdate", "format": "YYYY-MM-DD"}
+    out = steps.evaluation(draft, '$.result.{"date": closingdate, "value": $number(amount)}', "America/New_York")
+    assert [row["date"] for row in out["datapoints"]] == ["2026-10-15 (calendar date)"]
