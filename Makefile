@@ -83,6 +83,8 @@ bench: install
 	$(BIN)/python bench/sync_throughput.py
 	$(BIN)/python bench/rate_limit.py
 	$(BIN)/python bench/dispatch.py
+	$(BIN)/python bench/sandbox_data.py
+	$(BIN)/python bench/masking.py
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .coverage .coverage.* htmlcov

@@ -218,6 +218,8 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Replaces the strict default of config.security (for example to add report-uri); keep it strict.
+CONTENT_SECURITY_POLICY = env_str("CONTENT_SECURITY_POLICY", "")
 # HTTPS (see the README's production section). SECURE_PROXY_SSL_HEADER trusts a TLS-
 # terminating proxy's `X-Forwarded-Proto: https`; only behind a proxy that sets or strips
 # that header on every request, or a client could claim HTTPS.
@@ -314,4 +316,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # django-axes announces itself and every reset at INFO, on every command; lockouts are warnings.
+    "loggers": {"axes": {"level": "WARNING"}},
 }
