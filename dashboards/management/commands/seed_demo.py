@@ -41,8 +41,9 @@ class Command(BaseCommand):
             admin_password = self._user("admin", ADMIN, is_staff=True, is_superuser=True)
             analyst_password = self._user("analyst", ANALYST)
             connection, created = self._connection()
-            metrics = self._metrics(connection, owner=get_user_model().objects.get(username="analyst"))
-            self._board(metrics)
+            analyst = get_user_model().objects.get(username="analyst")
+            metrics = self._metrics(connection, owner=analyst)
+            self._board(metrics, owner=analyst)
             # The sandbox starts with the worker, after this command: let the worker test it.
             transaction.on_commit(lambda: tasks.test_connection.delay(connection.pk))
 
@@ -99,8 +100,9 @@ class Command(BaseCommand):
             metrics[slug] = metric
         return metrics
 
-    def _board(self, metrics):
-        board, created = Databoard.objects.get_or_create(name=DEMO_BOARD)
+    def _board(self, metrics, owner):
+        # The analyst's board, like the metrics: the analyst may rearrange it (owner or admin).
+        board, created = Databoard.objects.get_or_create(name=DEMO_BOARD, defaults={"owner": owner})
         if created:
             for position, (slug, kind, date_range) in enumerate(DEMO_TILES, start=1):
                 Tile.objects.create(
