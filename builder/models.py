@@ -136,3 +136,26 @@ class Draft(models.Model):
 
     def __str__(self):
         return f"Draft {self.uuid} of {self.owner}"
+
+
+class ClosedDraft(models.Model):
+    """What a saved or discarded draft became, so that its old URLs (Browser Back, a bookmark) lead
+    to the metric or the Builder with a message instead of a 404. The draft itself is deleted."""
+
+    class Outcome(models.TextChoices):
+        SAVED = "saved", "Saved"
+        DISCARDED = "discarded", "Discarded"
+
+    uuid = models.UUIDField()  # the draft's
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # The metric it saved (or was editing); null once that metric is deleted.
+    metric = models.ForeignKey(Metric, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    metric_name = models.CharField(max_length=120, blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    closed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["uuid"], name="closeddraft_uuid_unique")]
+
+    def __str__(self):
+        return f"Draft {self.uuid} ({self.outcome})"
