@@ -214,25 +214,118 @@ def _request_spec(metric) -> dict:
 # ---------------------------------------------------------------- evaluating and stamping
 
 
-def to_points(metric, data: Any, naive_tz: str) -> list[tuple[datetime | None, float, str]]:
-    """(timestamp or None, value, dimension) for each datapoint the expression gives."""
+class Points(list):
+    """``to_points``' answer: the (timestamp or None, value, dimension) points, plus
+
+    ``dropped``: the items that could not be given a date (``storage.Dropped``), and
+    ``source(i)``: (the raw date, the record's id or "") of point ``i``, for the storage's words
+    about a point outside the window.
+    """
+
+    def __init__(self, points=(), dropped=None, source=None):
+        super().__init__(points)
+        self.dropped = dropped if dropped is not None else storage.Dropped()
+        self.source = source or (lambda index: ("", ""))
+
+
+def _undated(item) -> bool:
+    """An item of the expression's array that has no date (missing, null or blank)."""
+    if not isinstance(item, dict):
+        return False
+    date_value = item.get("date")
+    return date_value is None or (isinstance(date_value, str) and not date_value.strip())
+
+
+class _Records:
+    """The record an item came from, by its id (Vtiger ``13x512``), for the words about a dropped point.
+
+    Item ``i`` is record ``i`` when the response's records (``dates.find_records``) are as many as the
+    items (one item per record, as the suggested expressions give); otherwise the first record whose
+    date field holds the item's raw date, or none.
+    """
+
+    def __init__(self, metric, data, count):
+        records = dates.find_records(data)[1]
+        self.records = records if isinstance(records, list) else []
+        self.positional = len(self.records) == count
+        self.path = [part for part in (metric.date_field or "").split(".") if part]
+        self.by_date = None
+
+    @staticmethod
+    def _id(record) -> str:
+        value = record.get("id") if isinstance(record, dict) else None
+        return "" if value is None or isinstance(value, dict | list) else str(value)
+
+    def _date_of(self, record):
+        for part in self.path:
+            record = record.get(part) if isinstance(record, dict) else None
+        return record
+
+    def id(self, index, raw) -> str:
+        if self.positional:
+            return self._id(self.records[index])
+        if not self.path or raw is None:
+            return ""
+        if self.by_date is None:
+            self.by_date = {}
+            for record in self.records:
+                value = self._date_of(record)
+                if isinstance(value, str | int | float) and not isinstance(value, bool):
+                    self.by_date.setdefault(str(value), self._id(record))
+        return self.by_date.get(str(raw), "")
+
+
+def to_points(metric, data: Any, naive_tz: str) -> Points:
+    """(timestamp or None, value, dimension) for each datapoint the expression gives (a ``Points``).
+
+    An item without a date, or with a date its format cannot read, is not stored and not guessed:
+    it is counted in ``Points.dropped`` with its raw value and its record, and said on the run.
+    A date format that cannot be used at all stops the sync (DefinitionProblem).
+    """
     try:
         result = transform.evaluate(metric.expression, data, timeout_ms=EVALUATE_TIMEOUT_MS, max_input_bytes=None)
+        undated = set()
+        if metric.date_mode == "field" and isinstance(result, list):
+            # A missing date drops that item only: it is given a stand-in to pass the shape check.
+            undated = {index for index, item in enumerate(result) if _undated(item)}
+            if undated:
+                result = [{**item, "date": 0} if index in undated else item for index, item in enumerate(result)]
         items = transform.to_datapoints(result, metric.date_mode)
     except transform.ExpressionError as exc:
         raise DefinitionProblem(f"The metric's expression failed: {exc}", "expression") from exc
     except transform.ShapeError as exc:
         raise DefinitionProblem(str(exc), "shape") from exc
-    points = []
+    fmt = metric.date_format or dates.ISO
+    if metric.date_mode == "field" and items:
+        try:
+            dates.parse(dates.example(fmt), fmt, "UTC")
+        except (dates.DateParseError, placeholders.PatternError) as exc:
+            raise DefinitionProblem(f"The metric's date format {fmt!r} cannot be used: {exc}", "date") from exc
+    records = _Records(metric, data, len(items))
+    dropped = storage.Dropped(metric.date_format or "")
+    points, raws, kept = [], [], []
     for index, item in enumerate(items):
         stamp = None
         if metric.date_mode == "field":
+            if index in undated:
+                dropped.add(storage.NO_DATE, "", records.id(index, None))
+                continue
             try:
-                stamp = dates.parse(item.date, metric.date_format or dates.ISO, metric.date_timezone or naive_tz)
-            except dates.DateParseError as exc:
-                raise DefinitionProblem(f"Item {index}: {exc}", "date") from exc
+                stamp = dates.parse(item.date, fmt, metric.date_timezone or naive_tz)
+            except dates.DateParseError:
+                dropped.add(storage.BAD_DATE, item.date, records.id(index, item.date))
+                continue
+            raws.append(item.date)
+            kept.append(index)
         points.append((stamp, item.value, (item.dimension or "")[:200]))
-    return points
+
+    def source(position):
+        if position >= len(kept):
+            return "", ""
+        raw = raws[position]
+        return str(raw), records.id(kept[position], raw)
+
+    return Points(points, dropped, source)
 
 
 # ---------------------------------------------------------------- one sync
@@ -379,8 +472,8 @@ def run(
         written,
         ", page cap hit" if fetched.cap_hit else "",
     )
-    if outside:
-        logger.info("%d datapoints of %r fell outside the window and were not stored", outside, metric.name)
+    if sync_run.dropped:
+        logger.warning("Sync of %r: %s", metric.name, sync_run.warning)
     return sync_run
 
 

@@ -152,6 +152,11 @@ class SyncRun(models.Model):
     pages = models.PositiveIntegerField(default=0)
     datapoints_written = models.PositiveIntegerField(default=0)
     cap_hit = models.BooleanField(default=False)
+    # The points fetched but not stored (outside the window, no date, a date the format cannot
+    # read), and the first few per reason: [{"reason", "count", "examples": [{"value", "record"}]}]
+    # (``storage.Dropped``). They are said in words in ``warning``, which a page cap also uses.
+    dropped = models.PositiveIntegerField(default=0)
+    dropped_examples = models.JSONField(default=list, blank=True)
     warning = models.TextField(blank=True)
     error = models.TextField(blank=True)  # in plain words
     error_kind = models.CharField(max_length=32, blank=True)
@@ -192,6 +197,8 @@ class SyncRun(models.Model):
             "pages": self.pages,
             "datapoints_written": self.datapoints_written,
             "cap_hit": self.cap_hit,
+            "dropped": self.dropped,
+            "dropped_examples": self.dropped_examples,
             "warning": self.warning,
             "error": self.error,
             "error_kind": self.error_kind,

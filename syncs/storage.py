@@ -10,6 +10,10 @@
   local dates whose day starts inside the window (``calendar_span``): a window of 1 to 7 October
   in New York replaces the rows from 2026-10-01T00:00Z up to, not including, 2026-10-08T00:00Z.
 
+Nothing is dropped in silence: every point left out (outside the window, no date, a date the
+format cannot read: ``Dropped``) is counted on the run record (``dropped``, ``dropped_examples``)
+and said in words in its ``warning``, beside the page-cap warning; such a run still succeeded.
+
 A write happens only while the sync still holds the metric's lease (``token``) and the metric's
 definition is the one the sync started with; the run record and the metric's sync state are
 updated in the same transaction.
@@ -21,9 +25,10 @@ queries whatever their number: a sync whose lease or definition changed is refus
 
 from __future__ import annotations
 
+import json
 import operator
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import reduce
 from typing import Any
@@ -32,6 +37,7 @@ from django.db import connection, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
+from builder import dates
 from builder.placeholders import start_of_day
 from syncs.errors import DefinitionChanged, LeaseLost
 from syncs.models import Datapoint, MetricSync, SyncRun
@@ -42,7 +48,75 @@ CAP_WARNING = (
     "incomplete. Narrow the request (a shorter window, a filter) or ask for bigger pages."
 )
 COLUMNS = ("metric_id", "timestamp", "value", "dimension", "synced_at")  # of a stored Datapoint
-RUN_FIELDS = ("finished_at", "datapoints_written", "requests", "pages", "cap_hit", "status", "warning")
+RUN_FIELDS = ("finished_at", "datapoints_written", "requests", "pages", "cap_hit", "status", "warning", "dropped")
+OUTSIDE, NO_DATE, BAD_DATE = "outside", "no_date", "bad_date"  # why a point was not stored, in this order
+EXAMPLES = 3  # kept per reason
+
+
+@dataclass
+class Dropped:
+    """The points of one sync that were not stored: a count and the first ``EXAMPLES`` per reason.
+
+    An example is ``{"value": the raw date (or the stored date), "record": the record's id or ""}``.
+    ``date_format`` names the format in the words (``YYYY-MM-DD``).
+    """
+
+    date_format: str = ""
+    counts: dict = field(default_factory=dict)
+    examples: dict = field(default_factory=dict)
+
+    def add(self, reason: str, value: Any, record: Any = "") -> None:
+        self.counts[reason] = self.counts.get(reason, 0) + 1
+        kept = self.examples.setdefault(reason, [])
+        if len(kept) < EXAMPLES:
+            shown = value if isinstance(value, str | int | float) and not isinstance(value, bool) else repr(value)
+            kept.append({"value": str(shown)[:100], "record": str(record if record is not None else "")[:100]})
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def as_json(self) -> list:
+        """``[{"reason", "count", "examples"}]`` in the order of the reasons: the run's ``dropped_examples``."""
+        return [
+            {"reason": reason, "count": self.counts[reason], "examples": self.examples.get(reason, [])}
+            for reason in (OUTSIDE, NO_DATE, BAD_DATE)
+            if self.counts.get(reason)
+        ]
+
+    def words(self) -> str:
+        """ "3 values were not stored: 2 fell outside the synced window (e.g. 2026-07-31 from record 13x512), ..."."""
+        return dropped_words(self.as_json(), self.date_format)
+
+
+def dropped_words(groups: list, date_format: str = "") -> str:
+    """The sentence for a run's ``dropped_examples`` ("" when nothing was dropped)."""
+    total = sum(group["count"] for group in groups)
+    if not total:
+        return ""
+    label = dates.FORMAT_LABELS.get(date_format or dates.ISO, date_format)
+    parts = []
+    for group in groups:
+        reason, count, examples = group["reason"], group["count"], group["examples"]
+        if reason == OUTSIDE:
+            text = f"{count} fell outside the synced window"
+            shown = [_example(example, "from record", quoted=False) for example in examples]
+        elif reason == NO_DATE:
+            text = f"{count} had no date"
+            shown = [f"record {example['record']}" for example in examples if example["record"]]
+        else:
+            text = f"{count} had a date that does not match {label}"
+            shown = [_example(example, "in record", quoted=True) for example in examples]
+        if shown:
+            text += f" (e.g. {', '.join(shown)})"
+        parts.append(text)
+    noun = "value was" if total == 1 else "values were"
+    return f"{total} {noun} not stored: {', '.join(parts)}."
+
+
+def _example(example, where, quoted):
+    value = repr(example["value"]) if quoted else example["value"]
+    return f"{value} {where} {example['record']}" if example["record"] else value
 
 
 @dataclass
@@ -67,6 +141,7 @@ class Write:
     written: int = 0
     outside: int = 0
     error: Exception | None = None
+    dropped: Dropped | None = None
 
 
 def store(metric, points, *, window, stamp, token="", release=False, **options):
@@ -102,6 +177,13 @@ def _datapoints(write, now):
     """The write's Datapoint rows as tuples of COLUMNS; sets ``written`` and ``outside`` (out of its window)."""
     metric_id, mode = write.metric.pk, write.metric.date_mode
     rows, write.outside = [], 0
+    # What to_points could not date, and what falls outside the window here (``engine.Points``).
+    before = getattr(write.points, "dropped", None)
+    write.dropped = Dropped(write.metric.date_format or "")
+    if before is not None:
+        write.dropped.counts = dict(before.counts)
+        write.dropped.examples = {reason: list(examples) for reason, examples in before.examples.items()}
+    source = getattr(write.points, "source", None)
     if mode == "field" and _calendar(write.metric):
         low, high = calendar_span(write.window)
 
@@ -109,16 +191,25 @@ def _datapoints(write, now):
             return low <= moment < high
     else:
         inside = write.window.contains if mode == "field" else None
-    for moment, value, dimension in write.points:
+    for index, (moment, value, dimension) in enumerate(write.points):
         if mode == "field":
             if not inside(moment):
                 write.outside += 1
+                raw, record = source(index) if source is not None else (_shown(write.metric, moment), "")
+                write.dropped.add(OUTSIDE, raw, record)
                 continue
         else:
             moment = write.stamp
         rows.append((metric_id, moment, value, dimension, now))
     write.written = len(rows)
     return rows
+
+
+def _shown(metric, moment) -> str:
+    """A stored instant as words: the date of a calendar date, else the instant in UTC."""
+    if moment is None:
+        return "no date"
+    return moment.date().isoformat() if _calendar(metric) else moment.astimezone(UTC).isoformat()
 
 
 def _calendar(metric) -> bool:
@@ -234,15 +325,23 @@ def _finish_runs(stored):
         run.datapoints_written = write.written
         if write.fetched is not None:
             run.requests, run.pages, run.cap_hit = write.fetched.requests, write.fetched.pages, write.fetched.cap_hit
+        warnings = []
         if run.cap_hit:
             run.status = SyncRun.Status.PARTIAL
-            run.warning = CAP_WARNING.format(pages=run.pages)
+            warnings.append(CAP_WARNING.format(pages=run.pages))
         else:
             run.status = SyncRun.Status.SUCCEEDED
+        dropped = write.dropped or Dropped()
+        run.dropped, run.dropped_examples = dropped.total, dropped.as_json()
+        if dropped.total:
+            warnings.append(dropped.words())
+        run.warning = " ".join(warnings)
         runs.append(run)
-        groups[tuple(getattr(run, name) for name in RUN_FIELDS)].append(run.pk)
+        key = (*(getattr(run, name) for name in RUN_FIELDS), json.dumps(run.dropped_examples, sort_keys=True))
+        groups[key].append(run.pk)
     for values, pks in groups.items():
-        SyncRun.objects.filter(pk__in=pks).update(**dict(zip(RUN_FIELDS, values, strict=True)))
+        changes = dict(zip(RUN_FIELDS, values[:-1], strict=True))
+        SyncRun.objects.filter(pk__in=pks).update(**changes, dropped_examples=json.loads(values[-1]))
     return runs
 
 
