@@ -2,8 +2,9 @@
 
 from celery import shared_task
 from django.conf import settings
+from django.utils import timezone
 
-from syncs import dispatcher, runner, services
+from syncs import dispatcher, runner, services, uses
 from syncs.models import SyncRun
 
 # Behind the expression box's own limits: a sync task never holds its worker for ever.
@@ -37,13 +38,32 @@ def sync_batch(self, metric_ids, token, planned_at=None):
 
 @shared_task(name="syncs.backfill_metric", bind=True, ignore_result=True, max_retries=None, **LIMITS)
 def backfill_metric(self, metric_id, token=None, attempt=1):
-    """One backfill window; the next step is queued when it is stored."""
+    """One backfill window; the next step is queued when it is stored.
+
+    The newest data come first: when the backfill's first step finds the rolling window due (a
+    metric just put in use, or whose definition was edited), it syncs that window before any
+    history, so the metric's current number is right once its first sync is stored.
+    """
+    if token is None and uses.current_window_first(metric_id):
+        _sync_current_window(metric_id)
     token = token or services.new_token("bf-")
     outcome = runner.execute(metric_id, token, kind=SyncRun.Kind.BACKFILL, attempt=attempt)
     if outcome.retry_in is not None:
         next_attempt = attempt + 1 if outcome.status == "retry" else attempt
         raise self.retry(args=(metric_id, token), kwargs={"attempt": next_attempt}, countdown=outcome.retry_in)
     return outcome.status
+
+
+def _sync_current_window(metric_id):
+    """The scheduled sync of the rolling window, here and now; a retry goes out as its own task."""
+    planned_at = timezone.now()
+    token = services.new_token("first-")
+    outcome = runner.execute(metric_id, token, kind=SyncRun.Kind.SCHEDULED, planned_at=planned_at)
+    if outcome.retry_in is not None:
+        kwargs = {"kind": SyncRun.Kind.SCHEDULED, "planned_at": planned_at.isoformat()}
+        kwargs["attempt"] = 2 if outcome.status == "retry" else 1
+        sync_metric.apply_async((metric_id, token), kwargs, countdown=outcome.retry_in)
+    return outcome
 
 
 @shared_task(name="syncs.dispatch", ignore_result=True)

@@ -7,7 +7,9 @@
 
 The first use activates the metric: it is due at once, and a backfill walks its history back
 to ``history_days`` in windows (field-from-response metrics only: None and Dynamic values have
-no history to fetch). Removing the last use stops its syncs and its backfill; its data stay.
+no history to fetch). The newest window comes first: the backfill's first step syncs the due
+rolling window before any history window (``current_window_first``), so the current number is
+right after the first sync. Removing the last use stops its syncs and its backfill; its data stay.
 Both are idempotent and safe to call inside the caller's transaction (tasks go out on commit).
 """
 
@@ -59,6 +61,16 @@ def activate(metric, state: MetricSync):
         state.definition_hash = engine.definition_hash(metric)
     state.save(update_fields=["in_use", "next_sync_at", "definition_hash", "updated_at"])
     start_backfill(metric, state, now)
+
+
+def current_window_first(metric_id) -> bool:
+    """Should the backfill's next step sync the rolling window first? Yes before its first window
+    while the rolling window is due (as ``activate`` and an edited definition leave it): the
+    newest data are stored before the history, so a new metric's current number is right at once."""
+    state = MetricSync.objects.filter(metric_id=metric_id).first()
+    if state is None or not state.in_use or state.is_paused or state.backfill_done_windows:
+        return False
+    return state.next_sync_at is not None and state.next_sync_at <= timezone.now()
 
 
 def start_backfill(metric, state: MetricSync, now=None):
