@@ -8,6 +8,8 @@ spreadsheet shows as text. A genuine number (``-12.5``) is left as it is, so a n
 stays numeric; numbers that are numbers (floats, ints) are never touched.
 
 ``writer(out)`` is a ``csv.writer`` that does this to every cell it writes.
+``is_utc(zone_name)``: the zone is UTC under one of its names, so a values CSV needs no second
+(local) timestamp column beside ``timestamp_utc``.
 ``attachment(name, extension)`` is the Content-Disposition of a download named after user text
 (a metric name): made one line by ``builder.validators.single_line`` (a CR/LF in a header is a
 500, a right-to-left override disguises the extension), path separators replaced, then Django's
@@ -30,6 +32,17 @@ from builder.validators import single_line
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 MAX_FILENAME_CHARS = 150
+
+
+# The IANA names of UTC itself (and of GMT, which never moves from it).
+UTC_NAMES = frozenset(
+    {"UTC", "Etc/UTC", "UCT", "Etc/UCT", "Universal", "Etc/Universal", "Zulu", "Etc/Zulu"}
+    | {"GMT", "Etc/GMT", "GMT0", "Etc/GMT0", "GMT+0", "Etc/GMT+0", "GMT-0", "Etc/GMT-0", "Greenwich", "Etc/Greenwich"}
+)
+
+
+def is_utc(zone_name: str) -> bool:
+    return zone_name in UTC_NAMES
 
 
 def csv_cell(value):

@@ -5,7 +5,7 @@ from django.dispatch import receiver
 
 from dashboards.models import Alert, Goal, Scorecard, Tile
 from syncs import uses
-from syncs.signals import sync_finished
+from syncs.signals import describe_uses, sync_finished
 
 # What each model is to syncs.uses: its kind; the row's pk is the reference.
 USE_KINDS = {Tile: "databoard", Goal: "goal", Alert: "alert"}
@@ -61,3 +61,11 @@ def evaluate_alerts_after_sync(sender, runs, **kwargs):
     from dashboards import alerts
 
     alerts.evaluate_for_metrics([run.metric for run in runs])
+
+
+@receiver(describe_uses, dispatch_uid="dashboards.describe_uses")
+def describe_dashboard_uses(sender, uses, **kwargs):
+    """The Syncs panel's words for where a metric is used: the board's name, the goal, the alert."""
+    from dashboards import use_labels
+
+    return use_labels.labels(uses)

@@ -9,6 +9,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from builder.models import Metric
+from builder.signals import metric_saved
 from config.pool import pool_process_lost
 from connections.signals import connection_deleting, connection_tested
 from syncs import engine, services, uses
@@ -52,6 +53,13 @@ def resync_on_definition_change(sender, instance, created, raw=False, **kwargs):
         state.save(update_fields=update)
         if state.in_use:
             uses.start_backfill(instance, state)
+
+
+@receiver(metric_saved, dispatch_uid="syncs.screen_use_on_wizard_save")
+def screen_use_on_wizard_save(sender, metric, add_to_screen=False, **kwargs):
+    """Saved in the wizard with "Add to the Metrics screen" ticked: on the screen, syncing (as its button does)."""
+    if add_to_screen:
+        uses.add_use(metric, "screen")
 
 
 # The syncs' tasks and where their metric ids and token are among the task's arguments.

@@ -13,6 +13,7 @@ from accounts.roles import member_required
 from builder.models import Metric
 from syncs import runner, services, uses
 from syncs.models import Notification, SyncRun, Use
+from syncs.signals import describe_uses
 
 RUNS_SHOWN = 20
 STOP_POLLING = 286  # htmx stops polling on this status
@@ -30,10 +31,20 @@ def _panel_context(metric, token=""):
         "state": state,
         "runs": runs,
         "on_screen": Use.objects.filter(metric=metric, kind=Use.Kind.SCREEN, ref="").exists(),
-        "uses": list(Use.objects.filter(metric=metric).order_by("kind", "ref")),
+        "uses": _labelled(list(Use.objects.filter(metric=metric).order_by("kind", "ref"))),
         "token": token,
         "progress_run": _run_for_token(metric, token) if token else None,
     }
+
+
+def _labelled(uses):
+    """Each use with ``label`` and ``url``: the apps that own the places say what they are called."""
+    known = {}
+    for _receiver, answer in describe_uses.send(sender=Use, uses=uses):
+        known.update(answer or {})
+    for use in uses:
+        use.label, use.url = known.get((use.kind, use.ref), (use.get_kind_display(), ""))
+    return uses
 
 
 def _run_for_token(metric, token):

@@ -8,6 +8,8 @@ and Back keeps everything.
 
 from __future__ import annotations
 
+import functools
+
 from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
@@ -20,7 +22,8 @@ from django_htmx.http import HttpResponseClientRedirect
 from accounts.roles import member_required
 from builder import dates, definitions, keyvalue, preview, steps
 from builder.forms import DateForm, ExpressionForm, NameForm, RequestForm
-from builder.models import DateMode, Draft
+from builder.models import ClosedDraft, DateMode, Draft
+from builder.signals import metric_saved
 from builder.wizard_drafts import new_draft
 from connections.models import Connection
 
@@ -35,9 +38,75 @@ STEPS = (
 # ---------------------------------------------------------------- helpers
 
 
-def _draft(request, uuid) -> Draft:
-    """The current user's draft, or 404 (another user's draft does not exist for you)."""
-    return get_object_or_404(Draft.objects.select_related("metric"), uuid=uuid, owner=request.user)
+class DraftClosed(Exception):
+    """The draft was saved or discarded: its views answer with a redirect (see ``_closed_drafts_lead_on``)."""
+
+    def __init__(self, closed: ClosedDraft):
+        super().__init__(str(closed.uuid))
+        self.closed = closed
+
+
+def _draft(request, uuid, lock=False) -> Draft:
+    """The current user's draft; DraftClosed once saved or discarded; else 404 (another user's draft
+    does not exist for you). ``lock``: the row locked for this transaction (a second Save waits)."""
+    drafts = Draft.objects.select_for_update() if lock else Draft.objects.select_related("metric")
+    draft = drafts.filter(uuid=uuid, owner=request.user).first()
+    if draft is None:
+        closed = ClosedDraft.objects.select_related("metric").filter(uuid=uuid, owner=request.user).first()
+        if closed is not None:
+            raise DraftClosed(closed)
+        get_object_or_404(Draft, uuid=uuid, owner=request.user)  # the 404 itself
+    return draft
+
+
+def _close(draft: Draft, outcome: str, metric=None) -> None:
+    """Delete the draft and remember what it became, for its old URLs (Browser Back, bookmarks)."""
+    metric = metric or draft.metric
+    ClosedDraft.objects.update_or_create(
+        uuid=draft.uuid,
+        defaults={
+            "owner": draft.owner,
+            "metric": metric,
+            "metric_name": metric.name if metric else "",
+            "outcome": outcome,
+        },
+    )
+    draft.delete()
+
+
+def _closed_drafts_lead_on(view):
+    """A saved or discarded draft's URLs lead to its metric (or the Builder) with a message, never
+    a 404, and a second Save of it cannot make a second metric. Step pages are not kept by the
+    browser (``no-store``), so Back after Save asks again and is sent on."""
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            response = view(request, *args, **kwargs)
+        except DraftClosed as exc:
+            return _closed_response(request, exc.closed)
+        if request.method == "GET":
+            response["Cache-Control"] = "no-store"
+        return response
+
+    return wrapper
+
+
+def _closed_response(request, closed: ClosedDraft):
+    metric = closed.metric
+    if closed.outcome == ClosedDraft.Outcome.SAVED:
+        if metric is not None:
+            messages.info(request, f"This draft was already saved as “{metric.name}”: here it is.")
+            return _done(request, reverse("builder:metric", args=[metric.uuid]))
+        messages.warning(
+            request, f"This draft was saved as “{closed.metric_name}”, which has since been deleted. Start a new one."
+        )
+        return _done(request, reverse("builder:start"))
+    if metric is not None:
+        messages.info(request, f"That draft was discarded: “{metric.name}” is as it was last saved.")
+        return _done(request, reverse("builder:metric", args=[metric.uuid]))
+    messages.info(request, "That draft was discarded. Start a new one here.")
+    return _done(request, reverse("builder:start"))
 
 
 def _user_tz(request) -> str:
@@ -109,9 +178,10 @@ def start(request):
 
 @member_required
 @require_POST
+@_closed_drafts_lead_on
 def discard(request, draft):
     """Throw a draft away; a metric it was editing stays as it was saved."""
-    _draft(request, draft).delete()
+    _close(_draft(request, draft), ClosedDraft.Outcome.DISCARDED)
     messages.success(request, "Draft discarded.")
     return HttpResponseRedirect(reverse("builder:start"))
 
@@ -207,6 +277,7 @@ def _unbound_request_form(draft, connection, rows=None, header_rows=None) -> Req
 
 @member_required
 @require_http_methods(["GET", "POST"])
+@_closed_drafts_lead_on
 def request_step(request, draft):
     draft = _draft(request, draft)
     if request.method == "GET":
@@ -238,6 +309,7 @@ def request_step(request, draft):
 
 @member_required
 @require_POST
+@_closed_drafts_lead_on
 def send(request, draft):
     draft = _draft(request, draft)
     form, _ = _read_request_post(request, draft)
@@ -256,6 +328,7 @@ def send(request, draft):
 
 @member_required
 @require_http_methods(["GET", "POST"])
+@_closed_drafts_lead_on
 def date_step(request, draft):
     draft = _draft(request, draft)
     context = _base_context(request, draft, "date")
@@ -313,6 +386,7 @@ def date_step(request, draft):
 
 @member_required
 @require_http_methods(["GET", "POST"])
+@_closed_drafts_lead_on
 def expression_step(request, draft):
     draft = _draft(request, draft)
     state = steps.wizard_state(draft)
@@ -351,6 +425,7 @@ def expression_step(request, draft):
 
 @member_required
 @require_POST
+@_closed_drafts_lead_on
 def evaluate(request, draft):
     draft = _draft(request, draft)
     expression = request.POST.get("expression", "")
@@ -364,13 +439,43 @@ def evaluate(request, draft):
 # ---------------------------------------------------------------- step 4: name, and save
 
 
+def _store_screen_choice(draft: Draft, data) -> None:
+    """The Save step's "Add to the Metrics screen" box (new metrics only). The form sends a hidden
+    "0" before the checkbox's "1", so ticked reads "1", unticked "0"; absent keeps the default (on)."""
+    values = data.getlist("add_to_screen")
+    if values:
+        steps.wizard_state(draft)["add_to_screen"] = values[-1] == "1"
+
+
+def _adds_to_screen(draft: Draft) -> bool:
+    return draft.metric_id is None and steps.wizard_state(draft).get("add_to_screen", True)
+
+
+def _render_name(request, draft: Draft, form: NameForm, status=200, problems=()):
+    context = _base_context(request, draft, "name")
+    context.update(
+        {
+            "form": form,
+            "offer_screen": draft.metric_id is None,
+            "add_to_screen": _adds_to_screen(draft),
+            "problems": [
+                (path or "definition", message, _step_url(STEP_OF_FIELD.get(path.split(".")[0], "name"), draft))
+                for path, message in problems
+            ],
+        }
+    )
+    return render(request, "builder/wizard/name.html", context, status=status)
+
+
 @member_required
 @require_http_methods(["GET", "POST"])
+@_closed_drafts_lead_on
 def name_step(request, draft):
     draft = _draft(request, draft)
     status = 200
     if request.method == "POST":
         steps.store_name(draft, request.POST)
+        _store_screen_choice(draft, request.POST)
         draft.save()
         if request.POST.get("action") == "back":
             return _done(request, _step_url("expression", draft))
@@ -380,42 +485,49 @@ def name_step(request, draft):
         status = 422
     else:
         form = NameForm(initial=steps.name_initial(draft), metric=draft.metric)
-    context = _base_context(request, draft, "name")
-    context.update({"form": form})
-    return render(request, "builder/wizard/name.html", context, status=status)
+    return _render_name(request, draft, form, status=status)
 
 
 STEP_OF_FIELD = {"request": "request", "connection": "request", "date": "date", "expression": "expression"}
 
 
+def _saved_message(metric, created: bool, on_screen: bool) -> str:
+    if not created:
+        return f"Saved your changes to “{metric.name}”."
+    if on_screen:
+        return f"Saved “{metric.name}”. It is on the Metrics screen and its first sync is on its way."
+    return f"Saved “{metric.name}”. It is not syncing yet: add it to the Metrics screen or a databoard to start."
+
+
 @member_required
 @require_POST
+@_closed_drafts_lead_on
 def save(request, draft):
-    draft = _draft(request, draft)
-    steps.store_name(draft, request.POST)
-    draft.save()
-    form = NameForm(request.POST, metric=draft.metric)
-    problems: list[tuple[str, str]] = []
-    if form.is_valid():
-        cleaned, problems = steps.definition_errors(draft)
-        if not problems:
-            with transaction.atomic():
+    _draft(request, draft)  # 404 or the closed draft's redirect, before taking any lock
+    with transaction.atomic():
+        # Locked: a second Save of the same draft (a double click, Back and Save again) waits for
+        # this one, then finds the draft closed and is sent to the metric, never making a second one.
+        draft = _draft(request, draft, lock=True)
+        steps.store_name(draft, request.POST)
+        _store_screen_choice(draft, request.POST)
+        draft.save()
+        form = NameForm(request.POST, metric=draft.metric)
+        problems: list[tuple[str, str]] = []
+        if form.is_valid():
+            cleaned, problems = steps.definition_errors(draft)
+            if not problems:
                 metric = draft.metric
-                if metric is None:
+                created = metric is None
+                on_screen = _adds_to_screen(draft)
+                if created:
                     metric = definitions.to_metric(cleaned, owner=request.user)
                 else:
                     definitions.apply_to_metric(metric, cleaned)
                 metric.save()
-                draft.delete()
-            return _done(request, reverse("builder:metric", args=[metric.uuid]))
-    context = _base_context(request, draft, "name")
-    context.update(
-        {
-            "form": form,
-            "problems": [
-                (path or "definition", message, _step_url(STEP_OF_FIELD.get(path.split(".")[0], "name"), draft))
-                for path, message in problems
-            ],
-        }
-    )
-    return render(request, "builder/wizard/name.html", context, status=422)
+                metric_saved.send(
+                    sender=Draft, metric=metric, created=created, user=request.user, add_to_screen=on_screen
+                )
+                _close(draft, ClosedDraft.Outcome.SAVED, metric)
+                messages.success(request, _saved_message(metric, created, on_screen))
+                return _done(request, reverse("builder:metric", args=[metric.uuid]))
+    return _render_name(request, draft, form, status=422, problems=problems)

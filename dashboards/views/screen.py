@@ -78,6 +78,11 @@ def metric_csv(request, uuid):
         for point in _datapoints(metric, current).iterator():
             writer.writerow([point.timestamp.astimezone(UTC).date().isoformat(), point.value, point.dimension])
         return response
+    if exports.is_utc(current.zone_name):  # a UTC viewer: one timestamp column, not the same one twice
+        writer.writerow(["timestamp_utc", "value", "dimension"])
+        for point in _datapoints(metric, current).iterator():
+            writer.writerow([point.timestamp.isoformat(), point.value, point.dimension])
+        return response
     writer.writerow(["timestamp_utc", f"timestamp_{current.zone_name}", "value", "dimension"])
     for point in _datapoints(metric, current).iterator():
         writer.writerow(

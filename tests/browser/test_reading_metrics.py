@@ -47,7 +47,7 @@ def test_newcomer_reads_a_metric_sets_a_goal_and_an_alert_and_builds_a_board(pag
     assert in_use(deals)
 
     # The Metrics screen at Last month: value and a green comparison.
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Metrics").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Metrics", exact=True).click()
     page.get_by_label("Date range").select_option("last_month")
     tile = page.locator(f'[data-metric="{deals.uuid}"]')
     expect(tile.locator(".tile-value")).to_have_text("120")

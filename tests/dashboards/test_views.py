@@ -100,7 +100,8 @@ def test_metric_values_chart_data_csv_and_json(analyst_client, metric):
         )
     )
     assert rows[0][0] == "timestamp_utc"
-    assert sorted(float(r[2]) for r in rows[1:]) == [1.0, 2.0, 3.0, 4.0, 5.0]
+    value = rows[0].index("value")
+    assert sorted(float(r[value]) for r in rows[1:]) == [1.0, 2.0, 3.0, 4.0, 5.0]
 
     data = analyst_client.get(reverse("dashboards:json", args=[metric.uuid]), query).json()
     assert data["metric"] == metric.name
