@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from builder import placeholders
 from builder.models import Metric
-from syncs import engine
+from syncs import dispatcher, engine, runner, uses
 from syncs.models import Datapoint, MetricSync, SyncRun
 from tests.connections.factories import custom_connection
 
@@ -45,9 +45,9 @@ def whole_days(first, last, zone):
     return placeholders.Window(start=start, end=end.astimezone(zone), tz=zone)
 
 
-def echo_metric(sandbox, records, name="Won amount (echoed)"):
+def echo_metric(sandbox, records, name="Won amount (echoed)", connection=None):
     """A closingdate metric whose request POSTs ``records`` to the sandbox's echo API, which answers them."""
-    connection = custom_connection(sandbox.url, options={"allowed_methods": ["GET", "POST"]})
+    connection = connection or custom_connection(sandbox.url, options={"allowed_methods": ["GET", "POST"]})
     metric = Metric.objects.create(
         name=name,
         connection=connection,
@@ -191,3 +191,41 @@ def test_a_date_format_that_cannot_be_used_still_stops_the_sync(sandbox):
     assert failure.value.run.status == SyncRun.Status.FAILED
     assert "cannot be used" in failure.value.run.error
     assert not Datapoint.objects.filter(metric=metric).exists()
+
+
+def test_each_run_of_a_workers_batch_keeps_its_own_dropped_points(sandbox):
+    """Two metrics of one connection synced by one task (one transaction for both runs): each run
+    records its own count and examples, and the metric with nothing dropped has no warning."""
+    connection = custom_connection(sandbox.url, options={"allowed_methods": ["GET", "POST"]})
+    records = {
+        "Echo A": [
+            {"id": "13x1", "closingdate": "31/07/2026", "amount": "1"},
+            {"id": "13x2", "closingdate": "2099-01-01", "amount": "2"},
+        ],
+        "Echo B": [{"id": "13x3", "closingdate": "07-31-2026", "amount": "3"}],
+        "Echo C": [],
+    }
+    metrics = {name: echo_metric(sandbox, rows, name=name, connection=connection) for name, rows in records.items()}
+    for metric in metrics.values():
+        uses.add_use(metric, "screen")
+    ids = dispatcher.dispatch()
+    token = MetricSync.objects.get(metric=metrics["Echo A"]).claimed_by
+    assert sorted(ids) == sorted(metric.pk for metric in metrics.values())
+
+    outcomes = runner.execute_batch(sorted(ids), token)
+    assert {outcome.status for outcome in outcomes.values()} == {"synced"}
+    runs = {name: SyncRun.objects.filter(metric=metric, kind="scheduled").get() for name, metric in metrics.items()}
+    assert {name: (run.status, run.dropped) for name, run in runs.items()} == {
+        "Echo A": ("succeeded", 2),
+        "Echo B": ("succeeded", 1),
+        "Echo C": ("succeeded", 0),
+    }
+    assert runs["Echo A"].dropped_examples == [
+        {"reason": "outside", "count": 1, "examples": [{"value": "2099-01-01", "record": "13x2"}]},
+        {"reason": "bad_date", "count": 1, "examples": [{"value": "31/07/2026", "record": "13x1"}]},
+    ]
+    assert runs["Echo B"].warning == (
+        "1 value was not stored: 1 had a date that does not match YYYY-MM-DD (e.g. '07-31-2026' in record 13x3)."
+    )
+    assert runs["Echo C"].warning == "" and runs["Echo C"].dropped_examples == []
+    assert not Datapoint.objects.filter(metric__in=metrics.values()).exists()
