@@ -254,15 +254,15 @@ def main():
         django.setup()
         from django.db import connection
 
-        from dashboards import ranges
+        from builder import timeframes
 
         setup_schema()
         now = datetime.now(UTC)
         metrics, big, hourly_rows, big_rows, load_s = load(now)
         log(f"Loaded {hourly_rows:,} hourly and {big_rows:,} big-metric datapoints in {load_s:.1f} s.")
 
-        this_year = ranges.resolve("this_year", ZONE, now)
-        last_30 = ranges.resolve("last_30_days", ZONE, now)
+        this_year = timeframes.resolve("this_year", ZONE, now)
+        last_30 = timeframes.resolve("last_30_days", ZONE, now)
         hourly_sum = next(m for m in metrics if m.aggregation == "sum")
         hourly_latest = next(m for m in metrics if m.aggregation == "latest")
 

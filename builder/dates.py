@@ -32,7 +32,8 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import Any
 
-from builder.placeholders import EPOCH, PatternError, format_instant, get_zone, parse_pattern
+from builder.placeholders import EPOCH, PatternError, format_instant, parse_pattern
+from builder.timeframes import get_zone
 
 ISO = "iso"
 DATETIME = "YYYY-MM-DD HH:mm:ss"

@@ -67,7 +67,7 @@ from typing import Any
 
 from django.conf import settings
 
-from builder import placeholders, transform, validators, vtql
+from builder import placeholders, timeframes, transform, validators, vtql
 from builder.keyvalue import from_pairs
 from builder.keyvalue import validate as validate_rows
 from builder.models import Aggregation, DateMode, Metric, NumberFormat, Trend
@@ -455,7 +455,7 @@ def _date(check: _Checker, value: Any, connection) -> dict | None:
         zone = check.text(value["timezone"], (*keys, "timezone"), max_length=64)
         if zone is not None:
             try:
-                placeholders.get_zone(zone)
+                timeframes.get_zone(zone)
             except ValueError:
                 check.error((*keys, "timezone"), f"Unknown time zone {zone!r}: use a name like UTC or Europe/Berlin.")
             cleaned["timezone"] = zone

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django import forms
 
-from builder import dates, keyvalue, pagination, placeholders
+from builder import dates, keyvalue, pagination, placeholders, timeframes
 from builder.models import Aggregation, DateMode, Metric, NumberFormat, Trend
 from builder.validators import validate_name
 from connections import safejson
@@ -48,7 +48,7 @@ class RequestForm(forms.Form):
         required=False,
         help_text='For example {"records": "data", "limit": 50}. Leave empty for the defaults.',
     )
-    preview_range = forms.ChoiceField(label="Preview range", choices=list(placeholders.PREVIEW_PRESETS.items()))
+    preview_range = forms.ChoiceField(label="Preview range", choices=list(timeframes.PREVIEW_PRESETS.items()))
 
     def __init__(self, *args, connection: Connection | None = None, rows=None, header_rows=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -166,7 +166,7 @@ class DateForm(forms.Form):
     def clean_timezone(self):
         value = self.cleaned_data["timezone"].strip() or "UTC"
         try:
-            placeholders.get_zone(value)
+            timeframes.get_zone(value)
         except ValueError:
             raise forms.ValidationError(f"Unknown time zone {value!r}: use a name like UTC or Europe/Paris.") from None
         return value

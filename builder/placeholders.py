@@ -18,7 +18,7 @@ against the database values, and MySQL still compares a ``date`` column correctl
 (``closingdate >= '2026-03-01 00:00:00'``), so the default is right for every Vtiger date field.
 
 The window
-    A :class:`Window` is an aware instant range, **both ends inclusive**. Whole-day windows end
+    A :class:`builder.timeframes.Window` is an aware instant range, **both ends inclusive**. Whole-day windows end
     on the last microsecond of their last day (``23:59:59.999999`` local), which renders as
     ``23:59:59`` in second-precision formats, so ``field <= '{{end:YYYY-MM-DD}}'`` is right.
     Day boundaries are local midnights in the window's zone (the metric's zone), so a day
@@ -40,10 +40,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from builder.timeframes import Window, get_zone
 
 NAMES = ("start", "end")
 NAMED_FORMATS = ("iso", "unix", "unix_ms")
@@ -53,8 +54,6 @@ PATTERN_SEPARATORS = frozenset("-/:. T")
 # The product text spells Vtiger's datetime format this way; it cannot mean month twice.
 FORMAT_ALIASES = {"YYYY-MM-DD HH:MM:SS": "YYYY-MM-DD HH:mm:ss"}
 
-# One microsecond: the gap between an inclusive window end and the next window's start.
-RESOLUTION = timedelta(microseconds=1)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 PLACEHOLDER_RE = re.compile(r"\{\{([^{}]*)\}\}")
@@ -80,47 +79,6 @@ class Placeholder:
     raw: str  # as written, braces included: "{{start:YYYY-MM-DD}}"
     name: str  # "start" or "end"
     fmt: str | None  # None when no format was written; normalised (aliases resolved)
-
-
-@dataclass(frozen=True)
-class Window:
-    """An aware instant range ``[start, end]`` (both inclusive) and the zone it was cut in.
-
-    ``tz`` may be given as a zone name; it is stored as a tzinfo. Compare and measure windows
-    through ``contains`` and ``length``, which work in UTC.
-    """
-
-    start: datetime
-    end: datetime
-    tz: tzinfo
-
-    def __post_init__(self) -> None:
-        if self.start.tzinfo is None or self.end.tzinfo is None:
-            raise ValueError("A window needs time-zone-aware start and end.")
-        if self.end.astimezone(UTC) < self.start.astimezone(UTC):
-            raise ValueError(
-                f"A window cannot end ({self.end.isoformat()}) before it starts ({self.start.isoformat()})."
-            )
-        object.__setattr__(self, "tz", get_zone(self.tz))
-
-    @property
-    def length(self) -> timedelta:
-        """The span covered, counting the inclusive end: a whole local day is 24 h (23 or 25 across DST)."""
-        # In UTC: subtracting two datetimes that share a tzinfo ignores a DST change between them.
-        return self.end.astimezone(UTC) - self.start.astimezone(UTC) + RESOLUTION
-
-    def contains(self, moment: datetime) -> bool:
-        return self.start.astimezone(UTC) <= moment.astimezone(UTC) <= self.end.astimezone(UTC)
-
-
-def get_zone(tz: str | tzinfo) -> tzinfo:
-    """A tzinfo from a zone name (``"Asia/Kolkata"``) or a tzinfo; unknown names are a ValueError."""
-    if isinstance(tz, tzinfo):
-        return tz
-    try:
-        return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"Unknown time zone {tz!r}.") from exc
 
 
 # ---------------------------------------------------------------- patterns (shared with dates.py)
@@ -286,91 +244,3 @@ def render_json(value: Any, window: Window, zone: str | tzinfo | None = None) ->
     if isinstance(value, tuple):
         return tuple(render_json(item, window, zone) for item in value)
     return value
-
-
-# ---------------------------------------------------------------- windows
-
-PREVIEW_PRESETS = {
-    "today": "Today",
-    "yesterday": "Yesterday",
-    "last_7_days": "Last 7 days",
-    "last_30_days": "Last 30 days",
-    "this_week": "This week",
-    "last_week": "Last week",
-    "this_month": "This month",
-    "last_month": "Last month",
-}
-
-
-def start_of_day(day: date, tz: str | tzinfo) -> datetime:
-    """The first instant of a local calendar day (a midnight skipped by DST becomes 01:00)."""
-    zone = get_zone(tz)
-    # The round trip through UTC moves a non-existent local midnight to the first real instant.
-    return datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC).astimezone(zone)
-
-
-def _days(tz: tzinfo, first: date, last: date, now: datetime | None = None) -> Window:
-    """From the start of ``first`` to ``now`` if given, else to the end of ``last``."""
-    start = start_of_day(first, tz)
-    if now is not None:
-        return Window(start=start, end=now, tz=tz)
-    # In UTC, like Window.length: wall-clock arithmetic on a zoned datetime skips DST changes.
-    end = (start_of_day(last + timedelta(days=1), tz).astimezone(UTC) - RESOLUTION).astimezone(tz)
-    return Window(start=start, end=end, tz=tz)
-
-
-def _aware_now(now: datetime | None) -> datetime:
-    if now is None:
-        return datetime.now(UTC)
-    if now.tzinfo is None:
-        raise ValueError("now must be time-zone-aware.")
-    return now
-
-
-def preview_window(preset: str, tz: str | tzinfo, now: datetime | None = None) -> Window:
-    """The window of a preview preset (``PREVIEW_PRESETS``), days starting at local midnight in ``tz``.
-
-    ``last_7_days`` is the 7 calendar days ending today (today included, up to now); ``this_*``
-    presets end now; ``yesterday``, ``last_week`` and ``last_month`` end on their last microsecond.
-    Weeks start on Monday.
-    """
-    zone = get_zone(tz)
-    now = _aware_now(now)
-    local = now.astimezone(zone)
-    today = local.date()
-    monday = today - timedelta(days=today.weekday())
-    first_of_month = today.replace(day=1)
-    if preset == "today":
-        return _days(zone, today, today, now)
-    if preset == "yesterday":
-        yesterday = today - timedelta(days=1)
-        return _days(zone, yesterday, yesterday)
-    if preset == "last_7_days":
-        return _days(zone, today - timedelta(days=6), today, now)
-    if preset == "last_30_days":
-        return _days(zone, today - timedelta(days=29), today, now)
-    if preset == "this_week":
-        return _days(zone, monday, today, now)
-    if preset == "last_week":
-        return _days(zone, monday - timedelta(days=7), monday - timedelta(days=1))
-    if preset == "this_month":
-        return _days(zone, first_of_month, today, now)
-    if preset == "last_month":
-        last_of_previous = first_of_month - timedelta(days=1)
-        return _days(zone, last_of_previous.replace(day=1), last_of_previous)
-    raise ValueError(f"Unknown preview range {preset!r}: choose one of {', '.join(PREVIEW_PRESETS)}.")
-
-
-def sync_window(now: datetime, window_days: int, tz: str | tzinfo) -> Window:
-    """The rolling window of one sync: the ``window_days`` whole days before today, and today up to now.
-
-    Starting at a local midnight keeps date-only values (``closingdate``) whole: the records a
-    ``{{start:YYYY-MM-DD}}`` filter fetches are exactly the ones inside the window.
-    ``window_days=0`` means today only.
-    """
-    if window_days < 0:
-        raise ValueError("window_days cannot be negative.")
-    zone = get_zone(tz)
-    now = _aware_now(now)
-    today = now.astimezone(zone).date()
-    return _days(zone, today - timedelta(days=window_days), today, now)

@@ -29,7 +29,7 @@ from typing import Any
 from django.conf import settings
 from django.utils.safestring import mark_safe
 
-from builder import pagination, placeholders
+from builder import pagination, placeholders, timeframes
 from connections import ratelimit
 from connections.client import Client
 from connections.errors import ConnectionProblem, RateLimited
@@ -57,7 +57,7 @@ def preview_max_bytes() -> int:
 
 
 def rendered_request(
-    request_spec: dict, window: placeholders.Window, zone: str
+    request_spec: dict, window: timeframes.Window, zone: str
 ) -> tuple[str, list[tuple[str, str]], list[tuple[str, str]], Any]:
     """(endpoint, params, headers, body) with the placeholders filled; PlaceholderError on a bad one."""
     endpoint = placeholders.render(request_spec.get("endpoint") or "", window, zone)
@@ -81,7 +81,7 @@ def send(
     """Run the request now, for the preview range; never raises for a problem the analyst can fix."""
     started = time.perf_counter()
     max_bytes = preview_max_bytes() if max_bytes is None else max_bytes
-    window = placeholders.preview_window(preset, tz, now)
+    window = timeframes.preview_window(preset, tz, now)
     meta: dict[str, Any] = {
         "status": None,
         "elapsed_ms": 0,

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from builder import dates, definitions, keyvalue, pagination, placeholders, preview, transform, vtql
+from builder import dates, definitions, keyvalue, pagination, placeholders, preview, timeframes, transform, vtql
 from builder.forms import CUSTOM_FORMAT, RequestForm
 from builder.models import DateMode, Draft
 from builder.wizard_drafts import WIZARD_KEY, clean_definition
@@ -91,7 +91,7 @@ def store_request(draft: Draft, data, rows, header_rows, connection: Connection 
     except ValueError:
         options = {}
     req["pagination"] = {"type": kind, **(options if isinstance(options, dict) else {})}
-    if data.get("preview_range") in placeholders.PREVIEW_PRESETS:
+    if data.get("preview_range") in timeframes.PREVIEW_PRESETS:
         draft.preview_range = data["preview_range"]
     vtql_state = state.setdefault("vtql", {})
     for name in ("module", "date_field"):
@@ -225,7 +225,7 @@ def vtql_hints(draft: Draft, connection: Connection | None) -> list[str]:
 def placeholder_preview(draft: Draft, connection: Connection | None, tz: str) -> dict:
     """The preview range and the request as the placeholders render it (or the first error)."""
     zone = connection.data_timezone if connection else "UTC"
-    window = placeholders.preview_window(draft.preview_range, tz)
+    window = timeframes.preview_window(draft.preview_range, tz)
     req = draft.definition.get("request") or {}
     used = placeholders.find(req)
     out: dict[str, Any] = {

@@ -1,6 +1,6 @@
 from django import forms
 
-from dashboards import ranges
+from builder import timeframes
 
 # The longest custom range a screen will chart by day.
 MAX_CUSTOM_DAYS = 3 * 366
@@ -9,7 +9,7 @@ MAX_CUSTOM_DAYS = 3 * 366
 class RangeForm(forms.Form):
     """The date range picker: a preset, or custom from/to dates (both included)."""
 
-    range = forms.ChoiceField(label="Date range", choices=list(ranges.PRESETS.items()), initial="last_30_days")
+    range = forms.ChoiceField(label="Date range", choices=list(timeframes.PRESETS.items()), initial="last_30_days")
     start = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
@@ -21,8 +21,8 @@ class RangeForm(forms.Form):
         if not start or not end:
             raise forms.ValidationError("A custom range needs a From date and a To date.")
         try:
-            ranges.check_supported(start, end)
-        except ranges.OutOfRange as exc:
+            timeframes.check_supported(start, end)
+        except timeframes.OutOfRange as exc:
             raise forms.ValidationError(str(exc)) from None
         if end < start:
             raise forms.ValidationError("The To date is before the From date.")
@@ -33,9 +33,9 @@ class RangeForm(forms.Form):
     def resolve(self, tz):
         """The chosen Range in the zone `tz`; the default (Last 30 days) when the form is invalid."""
         if not self.is_valid():
-            return ranges.resolve("last_30_days", tz)
+            return timeframes.resolve("last_30_days", tz)
         data = self.cleaned_data
-        return ranges.resolve(data["range"], tz, start_date=data.get("start"), end_date=data.get("end"))
+        return timeframes.resolve(data["range"], tz, start_date=data.get("start"), end_date=data.get("end"))
 
 
 def range_form(request):

@@ -24,6 +24,9 @@ its start up to now while it runs), the period from :func:`goal_period`.
              limit for a non-cumulative goal (down)
   missed     the period ended on the wrong side of the target, or a cumulative
              stay-below goal already went over its limit
+  no_comparable_data  started, but the period begins before the metric's synced history
+             (``comparable=False``): the value so far is only a part of it, so there is
+             no pace and no projection
   ========== ===========================================================================
 """
 
@@ -32,7 +35,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime, tzinfo
 
-from dashboards import ranges
+from builder import timeframes
 
 PERIODS = ("month", "quarter", "year", "custom")
 CUMULATIVE = ("sum", "count")
@@ -49,21 +52,21 @@ def goal_period(
     anchor: date | None = None,
     start_date: date | None = None,
     end_date: date | None = None,
-) -> ranges.Range:
+) -> timeframes.Range:
     """The whole period of a goal: the month, quarter or year holding ``anchor`` (default:
     today in ``tz``), or a custom range of local dates (both included)."""
     if kind == "custom":
         if start_date is None or end_date is None:
             raise ValueError("A custom goal period needs a start date and an end date.")
-        return ranges.custom(start_date, end_date, tz)
+        return timeframes.custom(start_date, end_date, tz)
     if kind not in PERIODS:
         raise ValueError(f"Unknown goal period {kind!r}: choose one of {', '.join(PERIODS)}.")
     if anchor is None:
-        anchor = datetime.now(UTC).astimezone(ranges.get_zone(tz)).date()
-    return ranges.period(kind, anchor, tz)
+        anchor = datetime.now(UTC).astimezone(timeframes.get_zone(tz)).date()
+    return timeframes.period(kind, anchor, tz)
 
 
-def so_far(period: ranges.Range, now: datetime | None = None) -> ranges.Range:
+def so_far(period: timeframes.Range, now: datetime | None = None) -> timeframes.Range:
     """The part of ``period`` up to ``now``: the range to aggregate for the goal's value."""
     now = datetime.now(UTC) if now is None else now
     end = min(max(now, period.start), period.end)
@@ -90,13 +93,17 @@ class GoalProgress:
 def evaluate(
     target: float,
     value: float | None,
-    period: ranges.Range,
+    period: timeframes.Range,
     trend: str,
     now: datetime | None = None,
     *,
     cumulative: bool = True,
+    comparable: bool = True,
 ) -> GoalProgress:
-    """Progress of ``value`` (the metric over the period so far) against ``target``."""
+    """Progress of ``value`` (the metric over the period so far) against ``target``.
+
+    ``comparable``: False when the period starts before the metric's synced history.
+    """
     if trend not in ("up", "down"):
         raise ValueError(f"Unknown trend {trend!r}: choose up or down.")
     now = datetime.now(UTC) if now is None else now
@@ -108,12 +115,14 @@ def evaluate(
     elapsed = min(max((now - period.start).total_seconds() / length, 0.0), 1.0)
     expected = target * elapsed if cumulative else target
     progress = None if value is None or target == 0 else value / target * 100
-    projected = value / elapsed if cumulative and value is not None and elapsed > 0 else None
+    projected = value / elapsed if cumulative and value is not None and elapsed > 0 and comparable else None
     started, ended = now >= period.start, now >= period.end
     above = trend == "up"
 
     if not started:
         status = "upcoming"
+    elif not comparable:
+        status = "no_comparable_data"
     elif value is None:
         status = "no_data"
     elif ended:

@@ -12,10 +12,10 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from builder import timeframes
 from builder.validators import validate_name
-from dashboards import ranges
 
-RANGE_CHOICES = [(key, label) for key, label in ranges.PRESETS.items() if key != "custom"]
+RANGE_CHOICES = [(key, label) for key, label in timeframes.PRESETS.items() if key != "custom"]
 
 
 class Databoard(models.Model):
@@ -85,8 +85,8 @@ class Goal(models.Model):
 
     def clean(self):
         try:
-            ranges.check_supported(self.start_date, self.end_date)
-        except ranges.OutOfRange as exc:
+            timeframes.check_supported(self.start_date, self.end_date)
+        except timeframes.OutOfRange as exc:
             raise ValidationError(str(exc)) from None
 
 

@@ -13,7 +13,7 @@ this module, so they all agree:
 
 Semantics
 ---------
-* The range is half-open ``[start, end)`` (see :mod:`dashboards.ranges`).
+* The range is half-open ``[start, end)`` (see :mod:`builder.timeframes`).
 * Sum, Average, Min and Max of ``value``; Count is the number of datapoints.
 * **Latest value** is the value of the datapoint with the latest timestamp in the range (or
   bucket). When several datapoints share that timestamp they are added up: a snapshot of
@@ -67,10 +67,10 @@ from django.db.models import (
 )
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 
-from dashboards import ranges
+from builder import timeframes
 
 AGGREGATIONS = ("sum", "average", "min", "max", "latest", "count")
-BY = ("total", *ranges.BUCKETS)
+BY = ("total", *timeframes.BUCKETS)
 
 _FUNCTIONS = {"sum": Sum, "average": Avg, "min": Min, "max": Max}
 
@@ -105,12 +105,12 @@ def is_calendar(metric) -> bool:
 def _floating(instant: datetime, zone: tzinfo) -> datetime:
     """Midnight UTC of the first local date (in ``zone``) that starts at or after ``instant``."""
     day = instant.astimezone(zone).date()
-    if ranges.start_of_day(day, zone) < instant:
+    if timeframes.start_of_day(day, zone) < instant:
         day = date.fromordinal(day.toordinal() + 1)
     return datetime.combine(day, time.min, UTC)
 
 
-def calendar_range(current: ranges.Range) -> ranges.Range:
+def calendar_range(current: timeframes.Range) -> timeframes.Range:
     """``current`` for calendar dates: the local dates whose day starts inside it, as a UTC range.
 
     The same dates for every viewer: This month in New York or in Tokyo is
@@ -121,12 +121,12 @@ def calendar_range(current: ranges.Range) -> ranges.Range:
     return replace(current, start=_floating(current.start, current.tz), end=_floating(current.end, current.tz), tz=UTC)
 
 
-def range_for(metric, current: ranges.Range) -> ranges.Range:
+def range_for(metric, current: timeframes.Range) -> timeframes.Range:
     """The stored instants ``current`` covers for ``metric``: itself, or its calendar_range."""
     return calendar_range(current) if is_calendar(metric) else current
 
 
-def datapoints(metric, current: ranges.Range):
+def datapoints(metric, current: timeframes.Range):
     """The metric's datapoints in ``current`` (the exports), by timestamp and dimension."""
     window = range_for(metric, current)
     return (
@@ -136,7 +136,7 @@ def datapoints(metric, current: ranges.Range):
     )
 
 
-def _bucket_expression(by: str, zone: tzinfo, current: ranges.Range, week_start: int):
+def _bucket_expression(by: str, zone: tzinfo, current: timeframes.Range, week_start: int):
     if by == "day":
         return TruncDay("timestamp", tzinfo=zone)
     if by == "month":
@@ -145,7 +145,7 @@ def _bucket_expression(by: str, zone: tzinfo, current: ranges.Range, week_start:
         return TruncWeek("timestamp", tzinfo=zone)  # ISO weeks start on Monday
     # Databases truncate weeks to Monday only: other week starts compare against the week
     # boundaries computed here in the zone (one comparison per week of the range).
-    whens = [When(timestamp__lt=b.end, then=Value(b.key)) for b in ranges.buckets(current, "week", week_start)]
+    whens = [When(timestamp__lt=b.end, then=Value(b.key)) for b in timeframes.buckets(current, "week", week_start)]
     return Case(*whens, default=Value(None), output_field=DateField())
 
 
@@ -192,7 +192,7 @@ def _clean(value, aggregation):
 
 def aggregate(
     metric,
-    current: ranges.Range,
+    current: timeframes.Range,
     by: str = "total",
     tz: str | tzinfo | None = None,
     *,
@@ -216,10 +216,10 @@ def aggregate(
     aggregation = aggregation or metric.aggregation
     if aggregation not in AGGREGATIONS:
         raise ValueError(f"Unknown aggregation {aggregation!r}: choose one of {', '.join(AGGREGATIONS)}.")
-    zone = ranges.get_zone(tz) if tz is not None else current.tz
+    zone = timeframes.get_zone(tz) if tz is not None else current.tz
     if zone is not current.tz:
         current = replace(current, tz=zone)
-    week_start = current.week_start if week_start is None else ranges._week_start(week_start)
+    week_start = current.week_start if week_start is None else timeframes._week_start(week_start)
     viewer_zone = zone
     if is_calendar(metric):
         current = calendar_range(current)
@@ -244,7 +244,7 @@ def aggregate(
 
     if by == "total":
         return {dim: _clean(result, aggregation) for dim, result in sorted(rows)}
-    keys = ranges.bucket_keys(current, by, week_start)
+    keys = timeframes.bucket_keys(current, by, week_start)
     if not by_dimension:
         found = {_key(key): result for key, result in rows}
         return _fill(keys, found, viewer_zone, aggregation)
@@ -256,12 +256,12 @@ def aggregate(
 
 def _fill(keys, found, zone, aggregation) -> list[Point]:
     """Every bucket of the range in order, None where the database had no row."""
-    return [Point(ranges.local_midnight(key, zone), _clean(found.get(key), aggregation)) for key in keys]
+    return [Point(timeframes.start_of_day(key, zone), _clean(found.get(key), aggregation)) for key in keys]
 
 
-def value_and_previous(metric, current: ranges.Range, **options):
+def value_and_previous(metric, current: timeframes.Range, **options):
     """``(value over current, value over the previous period)``: what a comparison needs."""
-    return aggregate(metric, current, **options), aggregate(metric, ranges.previous(current), **options)
+    return aggregate(metric, current, **options), aggregate(metric, timeframes.previous(current), **options)
 
 
 # ---------------------------------------------------------------- many metrics at once (screens)
@@ -274,7 +274,7 @@ def _split(metrics):
     return metrics, plain, latest
 
 
-def _in(current: ranges.Range) -> Q:
+def _in(current: timeframes.Range) -> Q:
     return Q(timestamp__gte=current.start, timestamp__lt=current.end)
 
 
@@ -283,7 +283,7 @@ def _kinds(metrics) -> tuple[list, list]:
     return [m for m in metrics if not is_calendar(m)], [m for m in metrics if is_calendar(m)]
 
 
-def _in_kinds(period: ranges.Range, calendar_ids) -> Q:
+def _in_kinds(period: timeframes.Range, calendar_ids) -> Q:
     """The datapoints of ``period``: the instants in it, and for the metrics in ``calendar_ids``
     the dates of its local days (:func:`calendar_range`)."""
     if not calendar_ids:
@@ -293,11 +293,11 @@ def _in_kinds(period: ranges.Range, calendar_ids) -> Q:
     )
 
 
-def totals(metrics, current: ranges.Range, previous: ranges.Range | bool | None = True) -> dict:
+def totals(metrics, current: timeframes.Range, previous: timeframes.Range | bool | None = True) -> dict:
     """Each metric's total over ``current`` and over ``previous``, in at most two queries.
 
     What a screen of many metrics needs: ``{metric.pk: (value, previous_value)}`` with
-    ``previous=True`` (the default: :func:`dashboards.ranges.previous`) or a Range, and
+    ``previous=True`` (the default: :func:`builder.timeframes.previous`) or a Range, and
     ``{metric.pk: value}`` with ``previous=None``. Each value is exactly what
     :func:`aggregate` gives for that metric with its own aggregation: one grouped query with
     an aggregate per period (``SUM(value) FILTER (WHERE ...)``), plus one query over the
@@ -307,7 +307,7 @@ def totals(metrics, current: ranges.Range, previous: ranges.Range | bool | None 
     """
     metrics, plain, latest = _split(metrics)
     if previous is True:
-        previous = ranges.previous(current)
+        previous = timeframes.previous(current)
     periods = {"current": current, **({"previous": previous} if previous else {})}
     found = {m.pk: {} for m in metrics}
 
@@ -399,27 +399,27 @@ def totals(metrics, current: ranges.Range, previous: ranges.Range | bool | None 
     return result
 
 
-def series(metrics, current: ranges.Range, by: str = "day", *, week_start: int | str | None = None) -> dict:
+def series(metrics, current: timeframes.Range, by: str = "day", *, week_start: int | str | None = None) -> dict:
     """Each metric's buckets over ``current``: ``{metric.pk: [Point, ...]}``, in at most two
     queries per kind of dates present (instants, calendar dates).
 
     The same values as :func:`aggregate` per metric (the small charts of a screen).
     """
-    if by not in ranges.BUCKETS:
-        raise ValueError(f"Unknown bucket {by!r}: choose one of {', '.join(ranges.BUCKETS)}.")
+    if by not in timeframes.BUCKETS:
+        raise ValueError(f"Unknown bucket {by!r}: choose one of {', '.join(timeframes.BUCKETS)}.")
     metrics = list(metrics)
-    week_start = current.week_start if week_start is None else ranges._week_start(week_start)
+    week_start = current.week_start if week_start is None else timeframes._week_start(week_start)
     instant, calendar = _kinds(metrics)
     found = {m.pk: {} for m in metrics}
     if instant:
         _series_found(instant, current, by, week_start, found)
     if calendar:
         _series_found(calendar, calendar_range(current), by, week_start, found)
-    keys = ranges.bucket_keys(current, by, week_start)
+    keys = timeframes.bucket_keys(current, by, week_start)
     return {m.pk: _fill(keys, found[m.pk], current.tz, m.aggregation) for m in metrics}
 
 
-def _series_found(metrics, current: ranges.Range, by: str, week_start: int, found: dict) -> None:
+def _series_found(metrics, current: timeframes.Range, by: str, week_start: int, found: dict) -> None:
     """Fill ``found[pk][bucket key]`` with each metric's bucket values over ``current``, cut in its zone."""
     _, plain, latest = _split(metrics)
     bucket = _bucket_expression(by, current.tz, current, week_start)

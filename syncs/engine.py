@@ -29,7 +29,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from builder import dates, pagination, placeholders, transform
+from builder import dates, pagination, placeholders, timeframes, transform
 from builder.preview import rendered_request
 from connections import ratelimit
 from connections.client import Client
@@ -85,21 +85,14 @@ class DefinitionProblem(Exception):
 # ---------------------------------------------------------------- the metric's zone and windows
 
 
-def metric_zone(metric) -> str:
-    """Where the metric's days begin: its owner's profile time zone, else the site's."""
-    owner = getattr(metric, "owner", None)
-    profile = getattr(owner, "profile", None) if owner is not None else None
-    return getattr(profile, "time_zone", "") or settings.TIME_ZONE
-
-
 def definition_hash(metric) -> str:
     values = {name: getattr(metric, name) for name in DEFINITION_FIELDS}
     text = json.dumps(values, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def rolling_window(metric, now: datetime | None = None) -> placeholders.Window:
-    return placeholders.sync_window(now or timezone.now(), metric.window_days, metric_zone(metric))
+def rolling_window(metric, now: datetime | None = None) -> timeframes.Window:
+    return timeframes.sync_window(now or timezone.now(), metric.window_days, timeframes.metric_zone(metric))
 
 
 def backfill_days(metric) -> int:
@@ -119,19 +112,19 @@ def backfill_plan(metric, now: datetime | None = None) -> tuple[date, int]:
     return anchor, math.ceil(days / backfill_days(metric))
 
 
-def backfill_window(metric, anchor: date, index: int, now: datetime | None = None) -> placeholders.Window:
+def backfill_window(metric, anchor: date, index: int, now: datetime | None = None) -> timeframes.Window:
     """Backfill window ``index`` (0 = the newest), whole local days before ``anchor``."""
-    zone = placeholders.get_zone(metric_zone(metric))
+    zone = timeframes.get_zone(timeframes.metric_zone(metric))
     size = backfill_days(metric)
     last = anchor - timedelta(days=index * size + 1)
     first = last - timedelta(days=size - 1)
     today = (now or timezone.now()).astimezone(zone).date()
     earliest = today - timedelta(days=int(metric.history_days))
     first = max(first, earliest)
-    start = placeholders.start_of_day(first, zone)
-    next_midnight = placeholders.start_of_day(last + timedelta(days=1), zone).astimezone(UTC)
-    end = (next_midnight - placeholders.RESOLUTION).astimezone(zone)
-    return placeholders.Window(start=start, end=end, tz=zone)
+    start = timeframes.start_of_day(first, zone)
+    next_midnight = timeframes.start_of_day(last + timedelta(days=1), zone).astimezone(UTC)
+    end = (next_midnight - timeframes.RESOLUTION).astimezone(zone)
+    return timeframes.Window(start=start, end=end, tz=zone)
 
 
 # ---------------------------------------------------------------- fetching
@@ -152,7 +145,7 @@ class Fetched:
 def fetch(
     client: Client,
     request_spec: dict,
-    window: placeholders.Window,
+    window: timeframes.Window,
     zone: str,
     *,
     limiter: ratelimit.ConnectionLimiter | None = None,
@@ -419,7 +412,7 @@ def failures_recorded(metric, sync_run, fetched):
 
 def run(
     metric,
-    window: placeholders.Window,
+    window: timeframes.Window,
     *,
     kind: str = SyncRun.Kind.SCHEDULED,
     token: str = "",

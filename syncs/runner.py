@@ -374,7 +374,7 @@ def sync_now(metric) -> str:
 def run_in_foreground(metric, window=None) -> SyncRun:
     """One sync now, in this process (``manage.py sync_metric``): the run record, stored or failed.
 
-    With ``window`` (a placeholders.Window) that window is synced instead of the rolling one.
+    With ``window`` (a timeframes.Window) that window is synced instead of the rolling one.
     Waits for the lease if a worker is syncing the metric.
     """
     import time

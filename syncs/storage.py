@@ -38,7 +38,7 @@ from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from builder import dates
-from builder.placeholders import start_of_day
+from builder.timeframes import start_of_day
 from syncs.errors import DefinitionChanged, LeaseLost
 from syncs.models import Datapoint, MetricSync, SyncRun
 from syncs.signals import sync_finished

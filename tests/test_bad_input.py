@@ -12,12 +12,12 @@ from django.core import mail
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from builder import portability
+from builder import portability, timeframes
 from builder.forms import NameForm
 from builder.models import Metric
 from builder.validators import NAME_MESSAGE
 from connections import safejson
-from dashboards import alerts, ranges, scorecards
+from dashboards import alerts, scorecards
 from dashboards.models import Alert, Databoard, Scorecard
 from tests.factories import MetricFactory, datapoints
 
@@ -92,7 +92,7 @@ def test_pages_with_a_custom_range_out_of_bounds_show_a_form_error(
         analyst_user.profile.save()
         response = quiet_client.get(url, {"range": "custom", "start": start, "end": end})
         assert response.status_code == 200, (zone, response.status_code)
-        assert ranges.SUPPORTED_TEXT in response.content.decode()
+        assert timeframes.SUPPORTED_TEXT in response.content.decode()
 
 
 @pytest.mark.parametrize(("start", "end"), OUT_OF_RANGE)
@@ -102,7 +102,7 @@ def test_exports_with_a_range_out_of_bounds_answer_400(quiet_client, metric, exp
         reverse(f"dashboards:{export}", args=[metric.uuid]), {"range": "custom", "start": start, "end": end}
     )
     assert response.status_code == 400
-    assert ranges.SUPPORTED_TEXT in response.content.decode()
+    assert timeframes.SUPPORTED_TEXT in response.content.decode()
 
 
 @pytest.mark.parametrize(("start", "end"), OUT_OF_RANGE)
@@ -117,21 +117,21 @@ def test_a_goal_with_custom_dates_out_of_bounds_is_a_form_error(quiet_client, me
         reverse("dashboards:goals", args=[metric.uuid]),
         {"target": "10", "period": "custom", "start_date": "9999-01-01", "end_date": "9999-12-31"},
     )
-    assert response.status_code == 200 and ranges.SUPPORTED_TEXT in response.content.decode()
+    assert response.status_code == 200 and timeframes.SUPPORTED_TEXT in response.content.decode()
     assert not metric.goals.exists()
 
 
 def test_ranges_guard_the_supported_dates():
-    with pytest.raises(ranges.OutOfRange, match="supported"):
-        ranges.custom(datetime(1, 1, 1).date(), datetime(1, 1, 2).date(), "Asia/Tokyo")
-    with pytest.raises(ranges.OutOfRange):
-        ranges.period("year", datetime(9999, 6, 1).date(), "UTC")
+    with pytest.raises(timeframes.OutOfRange, match="supported"):
+        timeframes.custom(datetime(1, 1, 1).date(), datetime(1, 1, 2).date(), "Asia/Tokyo")
+    with pytest.raises(timeframes.OutOfRange):
+        timeframes.period("year", datetime(9999, 6, 1).date(), "UTC")
     # The edges themselves, and their previous period, work in every zone.
     for zone in ("Pacific/Kiritimati", "Pacific/Pago_Pago"):
-        first = ranges.custom(ranges.MIN_DATE, ranges.MIN_DATE.replace(month=12, day=31), zone)
-        ranges.previous(first)
-        last = ranges.custom(ranges.MAX_DATE.replace(month=1, day=1), ranges.MAX_DATE, zone)
-        ranges.buckets(last, "week")
+        first = timeframes.custom(timeframes.MIN_DATE, timeframes.MIN_DATE.replace(month=12, day=31), zone)
+        timeframes.previous(first)
+        last = timeframes.custom(timeframes.MAX_DATE.replace(month=1, day=1), timeframes.MAX_DATE, zone)
+        timeframes.buckets(last, "week")
 
 
 # ---------------------------------------------------------------- control characters in names

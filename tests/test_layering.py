@@ -58,9 +58,9 @@ def _not_python(directory, names):
         # A lower app reaching up the layers.
         (
             "connections/backwards.py",
-            "from dashboards import ranges",
+            "from dashboards import queries",
             LAYERS,
-            "connections.backwards -> dashboards.ranges",
+            "connections.backwards -> dashboards.queries",
         ),
         (
             "builder/backwards.py",
@@ -89,10 +89,10 @@ def _not_python(directory, names):
             "builder.transform -> django",
         ),
         (
-            "dashboards/ranges.py",
-            "from dashboards import queries",
+            "builder/timeframes.py",
+            "from builder import forms",
             PURE,
-            "dashboards.ranges -> dashboards.queries",
+            "builder.timeframes -> builder.forms",
         ),
         # The simulator reaching into the product.
         (

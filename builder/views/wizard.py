@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.roles import member_required
-from builder import dates, definitions, keyvalue, preview, steps
+from builder import dates, definitions, keyvalue, preview, steps, timeframes
 from builder.forms import DateForm, ExpressionForm, NameForm, RequestForm
 from builder.models import ClosedDraft, DateMode, Draft
 from builder.signals import metric_saved
@@ -109,11 +109,6 @@ def _closed_response(request, closed: ClosedDraft):
     return _done(request, reverse("builder:start"))
 
 
-def _user_tz(request) -> str:
-    profile = getattr(request.user, "profile", None)
-    return getattr(profile, "time_zone", None) or "UTC"
-
-
 def _done(request, url):
     """After a successful plain POST: redirect; htmx follows with a full page load."""
     if request.htmx:
@@ -142,7 +137,7 @@ def _base_context(request, draft: Draft, step: str) -> dict:
         "integration": connection.integration_module if connection else None,
         "steps": [(name, label, _step_url(name, draft)) for name, label in STEPS],
         "step": step,
-        "user_tz": _user_tz(request),
+        "user_tz": timeframes.user_zone(request.user),
         **_response_context(request, draft),
     }
 
@@ -204,7 +199,7 @@ def _render_request(request, draft: Draft, form: RequestForm, status=200, fragme
             "is_vtiger": steps.is_vtiger(connection),
             "vtql": steps.vtql_context(draft, connection),
             "vtql_hints": steps.vtql_hints(draft, connection),
-            "placeholder_preview": steps.placeholder_preview(draft, connection, _user_tz(request)),
+            "placeholder_preview": steps.placeholder_preview(draft, connection, timeframes.user_zone(request.user)),
             "docs_url": (connection.option("docs_url") or connection.integration_module.docs_url) if connection else "",
         }
     )
@@ -317,7 +312,7 @@ def send(request, draft):
         return _render_request(request, draft, form, status=200 if request.htmx else 422)
     steps.apply_cleaned_request(draft, form)
     draft.save()
-    preview.send_for_draft(draft, form.conn, _user_tz(request))
+    preview.send_for_draft(draft, form.conn, timeframes.user_zone(request.user))
     if request.htmx:
         return _render_request(request, draft, _unbound_request_form(draft, form.conn))
     return HttpResponseRedirect(_step_url("request", draft) + "#response")
@@ -333,7 +328,7 @@ def date_step(request, draft):
     draft = _draft(request, draft)
     context = _base_context(request, draft, "date")
     connection = context["connection"]
-    tz = _user_tz(request)
+    tz = timeframes.user_zone(request.user)
     naive_tz = (draft.definition.get("date") or {}).get("timezone") or (
         connection.data_timezone if connection else "UTC"
     )
@@ -399,7 +394,7 @@ def expression_step(request, draft):
         if action == "back":
             return _done(request, _step_url("date", draft))
         form = ExpressionForm(request.POST)
-        result = steps.evaluation(draft, expression, _user_tz(request)) if form.is_valid() else None
+        result = steps.evaluation(draft, expression, timeframes.user_zone(request.user)) if form.is_valid() else None
         if action == "next" and result is not None:
             blocking = result.get("error") and result["error"]["code"] != "NO_RESPONSE"
             if not blocking:
@@ -417,7 +412,7 @@ def expression_step(request, draft):
         state["suggested"] = suggestion
         draft.save()
         form = ExpressionForm(initial={"expression": expression})
-        result = steps.evaluation(draft, expression, _user_tz(request)) if expression.strip() else None
+        result = steps.evaluation(draft, expression, timeframes.user_zone(request.user)) if expression.strip() else None
     context = _base_context(request, draft, "expression")
     context.update({"form": form, "evaluation": result, "suggested": state.get("suggested")})
     return render(request, "builder/wizard/expression.html", context, status=status)
@@ -431,7 +426,7 @@ def evaluate(request, draft):
     expression = request.POST.get("expression", "")
     draft.definition["expression"] = expression
     draft.save(update_fields=["definition", "updated_at"])
-    result = steps.evaluation(draft, expression, _user_tz(request)) if expression.strip() else None
+    result = steps.evaluation(draft, expression, timeframes.user_zone(request.user)) if expression.strip() else None
     context = {"evaluation": result, "draft": draft}
     return render(request, "builder/wizard/expression.html#evaluation", context)
 

@@ -12,8 +12,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.roles import may_change, member_required, require_owner
+from builder import timeframes
 from builder.models import Metric
-from dashboards import ranges, reading
+from dashboards import reading
 from dashboards.models import Databoard, Tile
 
 
@@ -50,7 +51,7 @@ def _tile_summaries(board, tz):
     summaries = {}
     for date_range in {tile.date_range for tile in tiles}:
         same_range = [tile for tile in tiles if tile.date_range == date_range]
-        found = reading.summarise_many([t.metric for t in same_range], ranges.resolve(date_range, tz))
+        found = reading.summarise_many([t.metric for t in same_range], timeframes.resolve(date_range, tz))
         summaries.update(zip((t.pk for t in same_range), found, strict=True))
     return [(tile, summaries[tile.pk]) for tile in tiles]
 

@@ -6,19 +6,16 @@ from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, render
 
 from accounts.roles import member_required
+from builder import timeframes
 from builder.models import Metric
 from dashboards import exports, queries, reading
 from dashboards.forms import range_form
 from syncs.models import Use
 
 
-def _zone(request):
-    return request.user.profile.time_zone
-
-
 def _range(request):
     form = range_form(request)
-    return form, form.resolve(_zone(request))
+    return form, form.resolve(timeframes.user_zone(request.user))
 
 
 def _bad_range(form):

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 import pytest
 from playwright.sync_api import expect
 
+from builder import timeframes
 from builder.models import Metric
-from dashboards import ranges
 from dashboards.models import Alert, Databoard, Goal
 from syncs.models import Datapoint
 from syncs.uses import in_use
@@ -34,10 +34,10 @@ def test_newcomer_reads_a_metric_sets_a_goal_and_an_alert_and_builds_a_board(pag
     deals = _metric("Deals won")
     leads = _metric("New leads")
     now = datetime.now(UTC)
-    last_month = ranges.resolve("last_month", "UTC", now)
+    last_month = timeframes.resolve("last_month", "UTC", now)
     _spread(deals, last_month, 40.0)  # 120 last month
-    _spread(deals, ranges.previous(last_month), 25.0)  # 75 the month before: up, and up is good
-    _spread(leads, ranges.resolve("last_30_days", "UTC", now), 5.0)
+    _spread(deals, timeframes.previous(last_month), 25.0)  # 75 the month before: up, and up is good
+    _spread(leads, timeframes.resolve("last_30_days", "UTC", now), 5.0)
 
     login(analyst_user)
     # The metric page: Add to Metrics screen starts its syncs.

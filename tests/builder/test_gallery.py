@@ -11,13 +11,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from builder import definitions, gallery, placeholders, transform, vtql
+from builder import definitions, gallery, placeholders, timeframes, transform, vtql
 from builder.models import Metric
 from connections.client import Client
 from tests.connections.factories import custom_connection, vtiger_connection
 
 NOW = datetime.now(UTC)
-WINDOW = placeholders.sync_window(NOW, 90, "UTC")
+WINDOW = timeframes.sync_window(NOW, 90, "UTC")
 START_DT = placeholders.format_instant(WINDOW.start, "YYYY-MM-DD HH:mm:ss", UTC)
 END_DT = placeholders.format_instant(WINDOW.end, "YYYY-MM-DD HH:mm:ss", UTC)
 START_D, END_D = START_DT[:10], END_DT[:10]

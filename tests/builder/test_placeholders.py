@@ -6,20 +6,16 @@ import time_machine
 
 from builder.placeholders import (
     DEFAULT_FORMAT,
-    PREVIEW_PRESETS,
     PatternError,
     Placeholder,
     PlaceholderError,
-    Window,
     find,
     parse_pattern,
-    preview_window,
     render,
     render_json,
-    start_of_day,
-    sync_window,
     validate,
 )
+from builder.timeframes import PREVIEW_PRESETS, Window, preview_window, start_of_day, sync_window
 
 NEW_YORK = ZoneInfo("America/New_York")
 KOLKATA = ZoneInfo("Asia/Kolkata")

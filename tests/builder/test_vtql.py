@@ -3,7 +3,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from builder.placeholders import preview_window, render
+from builder.placeholders import render
+from builder.timeframes import preview_window
 from builder.vtql import (
     Choice,
     Field,

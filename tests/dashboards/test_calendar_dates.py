@@ -20,9 +20,9 @@ from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from builder import dates
+from builder import dates, timeframes
 from builder.models import Metric
-from dashboards import alerts, queries, ranges, scorecards
+from dashboards import alerts, queries, scorecards
 from dashboards.models import Alert, Goal, Scorecard
 from dashboards.views.goals import progress_of
 from syncs.models import Datapoint
@@ -72,7 +72,7 @@ def won(db):
 
 
 def october(zone):
-    return ranges.custom(date(2026, 10, 1), date(2026, 10, 31), zone)
+    return timeframes.custom(date(2026, 10, 1), date(2026, 10, 31), zone)
 
 
 def by_date(points):
@@ -110,13 +110,13 @@ def test_october_is_the_same_for_every_viewer(won, zone):
     assert queries.aggregate(won, october(zone), aggregation="count") == 2
     assert queries.totals([won], october(zone), previous=None) == {won.pk: 350.0}
     # The month preset, read on 15 November in the viewer's zone: October, compared with September.
-    now = ranges.localize(datetime(2026, 11, 15, 9), ZoneInfo(zone))
-    last_month = ranges.resolve("last_month", zone, now)
+    now = timeframes.localize(datetime(2026, 11, 15, 9), ZoneInfo(zone))
+    last_month = timeframes.resolve("last_month", zone, now)
     assert queries.value_and_previous(won, last_month) == (350.0, 7.0)
     assert queries.totals([won], last_month) == {won.pk: (350.0, 7.0)}
     # This month to date on 1 November at 00:30: 1 November is already in, whatever the zone.
-    early = ranges.localize(datetime(2026, 11, 1, 0, 30), ZoneInfo(zone))
-    assert queries.value_and_previous(won, ranges.resolve("this_month", zone, early)) == (11.0, 100.0)
+    early = timeframes.localize(datetime(2026, 11, 1, 0, 30), ZoneInfo(zone))
+    assert queries.value_and_previous(won, timeframes.resolve("this_month", zone, early)) == (11.0, 100.0)
 
 
 @pytest.mark.parametrize("zone", ZONES)
@@ -130,7 +130,7 @@ def test_each_deal_is_in_its_own_day_week_and_month(won, zone):
     assert weeks == {date(2026, 9, 28): 100.0, date(2026, 10, 26): 250.0}
     sunday_weeks = by_date(queries.aggregate(won, october(zone), by="week", week_start="sunday"))
     assert sunday_weeks == {date(2026, 9, 27): 100.0, date(2026, 10, 25): 250.0}
-    autumn = ranges.custom(date(2026, 9, 1), date(2026, 11, 30), zone)
+    autumn = timeframes.custom(date(2026, 9, 1), date(2026, 11, 30), zone)
     months = {date(2026, 9, 1): 7.0, date(2026, 10, 1): 350.0, date(2026, 11, 1): 11.0}
     assert by_date(queries.aggregate(won, autumn, by="month")) == months
     assert by_date(queries.series([won], autumn, "month")[won.pk]) == months
@@ -236,7 +236,7 @@ def test_goal_progress(won, zone):
     _, done = progress_of(goal, zone, datetime(2026, 11, 5, tzinfo=UTC))
     assert (done.value, done.status) == (350.0, "achieved")
     # Halfway through 31 October in the viewer's zone: both deals are in.
-    halfway = ranges.localize(datetime(2026, 10, 31, 12), ZoneInfo(zone))
+    halfway = timeframes.localize(datetime(2026, 10, 31, 12), ZoneInfo(zone))
     _, running = progress_of(goal, zone, halfway)
     assert running.value == 350.0
 
@@ -246,7 +246,7 @@ def test_alerts_and_scorecards_read_the_same_month(won, zone):
     owner = UserFactory(username=f"owner-{zone.replace('/', '-').lower()}")
     owner.profile.time_zone = zone
     owner.profile.save()
-    now = ranges.localize(datetime(2026, 11, 2, 9), ZoneInfo(zone))
+    now = timeframes.localize(datetime(2026, 11, 2, 9), ZoneInfo(zone))
     above = Alert.objects.create(
         metric=won, condition="above", threshold=300, date_range="last_month", created_by=owner
     )
@@ -272,7 +272,7 @@ def _python_buckets(points, current, by):
     found = defaultdict(float)
     for day, value in points:
         if first <= day <= last:
-            found[ranges.bucket_key(day, by, current.week_start)] += value
+            found[timeframes.bucket_key(day, by, current.week_start)] += value
     return dict(found)
 
 
@@ -294,14 +294,14 @@ def test_a_calendar_date_lands_in_the_same_bucket_in_every_zone(days, zones, fir
     Datapoint.objects.filter(metric=metric).delete()
     store(metric, [(day.isoformat(), value) for day, value in days], naive_tz=zones[0])
     last = first + timedelta(days=length)
-    for by in ranges.BUCKETS:
+    for by in timeframes.BUCKETS:
         seen = []
         for zone in zones:
-            current = ranges.custom(first, last, zone, week_start=week_start)
+            current = timeframes.custom(first, last, zone, week_start=week_start)
             result = by_date(queries.aggregate(metric, current, by=by))
             assert result == _python_buckets(days, current, by), (by, zone)
             assert by_date(queries.series([metric], current, by)[metric.pk]) == result
             seen.append(result)
         assert all(result == seen[0] for result in seen)
         total = sum(value for day, value in days if first <= day <= last) or None
-        assert queries.aggregate(metric, ranges.custom(first, last, zones[-1])) == total
+        assert queries.aggregate(metric, timeframes.custom(first, last, zones[-1])) == total

@@ -5,9 +5,10 @@ from datetime import UTC, date, datetime
 import pytest
 import time_machine
 
-from dashboards import goals, ranges
+from builder import timeframes
+from dashboards import goals
 
-APRIL = ranges.period("month", date(2026, 4, 1), "UTC")  # 30 days
+APRIL = timeframes.period("month", date(2026, 4, 1), "UTC")  # 30 days
 
 
 def at(day, hour=0):
@@ -66,7 +67,7 @@ def test_upcoming_no_data_and_zero_target():
 
 def test_pace_uses_real_time_across_dst():
     # March 2026 in New York has 743 hours; 12:00 EDT on the 16th is 15 d 11 h (371 h) in.
-    march = ranges.period("month", date(2026, 3, 1), "America/New_York")
+    march = timeframes.period("month", date(2026, 3, 1), "America/New_York")
     now = datetime(2026, 3, 16, 16, tzinfo=UTC)
     result = goals.evaluate(743, 0, march, "up", now)
     assert result.expected == pytest.approx(371)

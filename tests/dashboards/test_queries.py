@@ -1,7 +1,7 @@
 """Aggregation in the database over ranges and buckets, checked against values computed here.
 
 The expected values are computed in this file straight from the datapoints inserted, with
-nothing but ``astimezone`` and dates, so a mistake in ``dashboards.ranges`` or in the SQL
+nothing but ``astimezone`` and dates, so a mistake in ``builder.timeframes`` or in the SQL
 shows up as a difference. Run on SQLite by default and on PostgreSQL with DATABASE_URL.
 """
 
@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dashboards import queries, ranges
+from builder import timeframes
+from dashboards import queries
 from tests.factories import MetricFactory, datapoints
 from tests.factories import point as add
 
@@ -139,7 +140,7 @@ def test_aggregations_match_the_datapoints(stored, scenario, by):
     zone_name, first, last = SCENARIOS[scenario]
     zone = ZoneInfo(zone_name)
     metric = stored()
-    current = ranges.custom(first, last, zone_name)
+    current = timeframes.custom(first, last, zone_name)
     for aggregation in AGGREGATIONS:
         result = queries.aggregate(metric, current, by, aggregation=aggregation)
         check(result, expected(zone, first, last, by, aggregation), zone, by)
@@ -150,7 +151,7 @@ def test_sunday_weeks_across_dst(stored, aggregation):
     zone = ZoneInfo("America/New_York")
     metric = stored()
     first, last = date(2026, 3, 3), date(2026, 3, 24)
-    current = ranges.custom(first, last, zone, week_start="sunday")
+    current = timeframes.custom(first, last, zone, week_start="sunday")
     result = queries.aggregate(metric, current, "week", aggregation=aggregation)
     check(result, expected(zone, first, last, "week", aggregation, week_start=6), zone, "week")
 
@@ -159,7 +160,7 @@ def test_one_dimension_and_each_dimension(stored):
     zone = ZoneInfo("Asia/Kolkata")
     metric = stored()
     first, last = date(2026, 3, 25), date(2026, 4, 2)
-    current = ranges.custom(first, last, zone)
+    current = timeframes.custom(first, last, zone)
     for aggregation in ("sum", "latest", "count"):
         south = queries.aggregate(metric, current, "day", aggregation=aggregation, dimension="south")
         check(south, expected(zone, first, last, "day", aggregation, dimension="south"), zone, "day")
@@ -173,14 +174,14 @@ def test_one_dimension_and_each_dimension(stored):
 
 def test_the_metrics_own_aggregation_is_the_default(stored):
     metric = stored(aggregation="max")
-    current = ranges.custom(date(2026, 3, 1), date(2026, 3, 3), "UTC")
+    current = timeframes.custom(date(2026, 3, 1), date(2026, 3, 3), "UTC")
     assert queries.aggregate(metric, current) == expected(UTC, date(2026, 3, 1), date(2026, 3, 3), "total", "max")
     assert queries.aggregate(metric.pk, current) == queries.aggregate(metric, current)
 
 
 def test_each_call_is_one_query(stored, django_assert_num_queries):
     metric = stored()
-    current = ranges.custom(date(2026, 3, 1), date(2026, 3, 31), "America/New_York", week_start="sunday")
+    current = timeframes.custom(date(2026, 3, 1), date(2026, 3, 31), "America/New_York", week_start="sunday")
     for aggregation in AGGREGATIONS:
         for by in queries.BY:
             with django_assert_num_queries(1):
@@ -196,12 +197,14 @@ def test_count_per_day_sees_the_23_and_25_hour_days(db):
     for start in (datetime(2026, 3, 7, tzinfo=UTC), datetime(2026, 10, 31, tzinfo=UTC)):
         hours += [start + timedelta(hours=h) for h in range(4 * 24)]
     datapoints(metric, [(t, 1) for t in hours])
-    spring = queries.aggregate(metric, ranges.custom(date(2026, 3, 7), date(2026, 3, 9), "America/New_York"), "day")
+    spring = queries.aggregate(metric, timeframes.custom(date(2026, 3, 7), date(2026, 3, 9), "America/New_York"), "day")
     assert [p.value for p in spring] == [24, 23, 24]
-    fall = queries.aggregate(metric, ranges.custom(date(2026, 10, 31), date(2026, 11, 2), "America/New_York"), "day")
+    fall = queries.aggregate(
+        metric, timeframes.custom(date(2026, 10, 31), date(2026, 11, 2), "America/New_York"), "day"
+    )
     assert [p.value for p in fall] == [24, 25, 24]
     assert fall[1].start == datetime(2026, 11, 1, tzinfo=ZoneInfo("America/New_York"))
-    assert queries.aggregate(metric, ranges.custom(date(2026, 3, 8), date(2026, 3, 8), "Asia/Kolkata")) == 24
+    assert queries.aggregate(metric, timeframes.custom(date(2026, 3, 8), date(2026, 3, 8), "Asia/Kolkata")) == 24
 
 
 def test_a_day_whose_midnight_dst_skips(db):
@@ -210,7 +213,7 @@ def test_a_day_whose_midnight_dst_skips(db):
     start = datetime(2026, 9, 5, 4, tzinfo=UTC)  # 5 September 00:00 in Santiago
     hours = [start + timedelta(hours=h) for h in range(3 * 24 - 1)]
     datapoints(metric, [(t, 1) for t in hours])
-    days = queries.aggregate(metric, ranges.custom(date(2026, 9, 5), date(2026, 9, 7), "America/Santiago"), "day")
+    days = queries.aggregate(metric, timeframes.custom(date(2026, 9, 5), date(2026, 9, 7), "America/Santiago"), "day")
     assert [p.value for p in days] == [24, 23, 24]
     assert days[1].start.hour == 1 and days[1].start.date() == date(2026, 9, 6)
 
@@ -225,9 +228,9 @@ def test_latest_is_the_value_with_the_latest_timestamp_not_the_last_stored(db):
     add(metric, day + timedelta(hours=3), 100.0)
     add(metric, day + timedelta(hours=1), -5.0)
     add(metric, day + timedelta(days=1, hours=1), 42.0)  # the next day
-    current = ranges.custom(date(2026, 5, 4), date(2026, 5, 4), "UTC")
+    current = timeframes.custom(date(2026, 5, 4), date(2026, 5, 4), "UTC")
     assert queries.aggregate(metric, current) == 7.0
-    two_days = ranges.custom(date(2026, 5, 4), date(2026, 5, 6), "UTC")
+    two_days = timeframes.custom(date(2026, 5, 4), date(2026, 5, 6), "UTC")
     assert [p.value for p in queries.aggregate(metric, two_days, "day")] == [7.0, 42.0, None]
     assert queries.aggregate(metric, two_days) == 42.0
 
@@ -236,9 +239,9 @@ def test_latest_per_bucket_follows_the_local_day(db):
     metric = make_metric(aggregation="latest")
     add(metric, datetime(2026, 5, 4, 18, 0, tzinfo=UTC), 1.0)  # 23:30 on the 4th in Kolkata
     add(metric, datetime(2026, 5, 4, 18, 45, tzinfo=UTC), 2.0)  # 00:15 on the 5th in Kolkata
-    kolkata = ranges.custom(date(2026, 5, 4), date(2026, 5, 5), "Asia/Kolkata")
+    kolkata = timeframes.custom(date(2026, 5, 4), date(2026, 5, 5), "Asia/Kolkata")
     assert [p.value for p in queries.aggregate(metric, kolkata, "day")] == [1.0, 2.0]
-    utc = ranges.custom(date(2026, 5, 4), date(2026, 5, 5), "UTC")
+    utc = timeframes.custom(date(2026, 5, 4), date(2026, 5, 5), "UTC")
     assert [p.value for p in queries.aggregate(metric, utc, "day")] == [2.0, None]
 
 
@@ -250,7 +253,7 @@ def test_latest_adds_up_a_snapshot_of_dimensions(db):
     add(metric, later, 30.0, "open")
     add(metric, later, 8.0, "waiting")
     add(metric, datetime(2026, 5, 4, 8, tzinfo=UTC), 99.0, "closed")  # gone from the latest snapshot
-    current = ranges.custom(date(2026, 5, 4), date(2026, 5, 4), "UTC")
+    current = timeframes.custom(date(2026, 5, 4), date(2026, 5, 4), "UTC")
     assert queries.aggregate(metric, current) == 38.0
     assert queries.aggregate(metric, current, by_dimension=True) == {"closed": 99.0, "open": 30.0, "waiting": 8.0}
     assert queries.aggregate(metric, current, dimension="open") == 30.0
@@ -264,9 +267,9 @@ def test_latest_adds_up_a_snapshot_of_dimensions(db):
 def test_empty_buckets_and_ranges_are_none(db):
     metric = make_metric(aggregation="count")
     add(metric, datetime(2026, 5, 5, 12, tzinfo=UTC), 1.0)
-    current = ranges.custom(date(2026, 5, 4), date(2026, 5, 6), "UTC")
+    current = timeframes.custom(date(2026, 5, 4), date(2026, 5, 6), "UTC")
     assert [p.value for p in queries.aggregate(metric, current, "day")] == [None, 1, None]
-    nothing = ranges.custom(date(2026, 6, 1), date(2026, 6, 30), "UTC")
+    nothing = timeframes.custom(date(2026, 6, 1), date(2026, 6, 30), "UTC")
     for aggregation in AGGREGATIONS:
         assert queries.aggregate(metric, nothing, aggregation=aggregation) is None
         assert {p.value for p in queries.aggregate(metric, nothing, "week", aggregation=aggregation)} == {None}
@@ -277,19 +280,19 @@ def test_the_range_end_is_exclusive(db):
     metric = make_metric()
     add(metric, datetime(2026, 5, 4, 0, 0, tzinfo=UTC), 1.0)  # the first instant: in
     add(metric, datetime(2026, 5, 5, 0, 0, tzinfo=UTC), 10.0)  # the end: out
-    assert queries.aggregate(metric, ranges.custom(date(2026, 5, 4), date(2026, 5, 4), "UTC")) == 1.0
+    assert queries.aggregate(metric, timeframes.custom(date(2026, 5, 4), date(2026, 5, 4), "UTC")) == 1.0
 
 
 def test_other_metrics_do_not_leak_in(db):
     one, two = make_metric("One"), make_metric("Two")
     add(one, datetime(2026, 5, 4, 1, tzinfo=UTC), 1.0)
     add(two, datetime(2026, 5, 4, 1, tzinfo=UTC), 1000.0)
-    assert queries.aggregate(one, ranges.custom(date(2026, 5, 4), date(2026, 5, 4), "UTC")) == 1.0
+    assert queries.aggregate(one, timeframes.custom(date(2026, 5, 4), date(2026, 5, 4), "UTC")) == 1.0
 
 
 def test_bad_arguments(db):
     metric = make_metric()
-    current = ranges.custom(date(2026, 5, 4), date(2026, 5, 4), "UTC")
+    current = timeframes.custom(date(2026, 5, 4), date(2026, 5, 4), "UTC")
     with pytest.raises(ValueError, match="grouping"):
         queries.aggregate(metric, current, "hour")
     with pytest.raises(ValueError, match="aggregation"):
@@ -300,7 +303,7 @@ def test_value_and_previous(db):
     metric = make_metric()
     add(metric, datetime(2026, 5, 4, 1, tzinfo=UTC), 3.0)
     add(metric, datetime(2026, 5, 3, 1, tzinfo=UTC), 2.0)
-    current = ranges.resolve("today", "UTC", datetime.combine(date(2026, 5, 4), time(12), tzinfo=UTC))
+    current = timeframes.resolve("today", "UTC", datetime.combine(date(2026, 5, 4), time(12), tzinfo=UTC))
     assert queries.value_and_previous(metric, current) == (3.0, 2.0)
 
 
@@ -323,7 +326,7 @@ def six(stored):
 def test_totals_for_many_metrics_equal_aggregate(six, zone, django_assert_max_num_queries):
     now = datetime(2026, 3, 15, 13, 10, tzinfo=UTC)
     for preset in ("last_7_days", "this_month", "last_week", "today"):
-        current = ranges.resolve(preset, zone, now)
+        current = timeframes.resolve(preset, zone, now)
         with django_assert_max_num_queries(2):
             both = queries.totals(six, current)
         for metric in six:
@@ -336,7 +339,7 @@ def test_totals_for_many_metrics_equal_aggregate(six, zone, django_assert_max_nu
 
 @pytest.mark.parametrize("by", ["day", "week", "month"])
 def test_series_for_many_metrics_equal_aggregate(six, by, django_assert_max_num_queries):
-    current = ranges.custom(date(2026, 3, 1), date(2026, 3, 18), "America/New_York", week_start="sunday")
+    current = timeframes.custom(date(2026, 3, 1), date(2026, 3, 18), "America/New_York", week_start="sunday")
     with django_assert_max_num_queries(2):
         charts = queries.series(six, current, by)
     for metric in six:

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from dashboards import ranges
+from builder import timeframes
 
 NY = ZoneInfo("America/New_York")
 KOLKATA = ZoneInfo("Asia/Kolkata")
@@ -47,26 +47,26 @@ NOW = utc(2026, 3, 15, 14, 0)  # a Sunday
     ],
 )
 def test_presets_in_utc(preset, start, end):
-    r = ranges.resolve(preset, "UTC", NOW)
+    r = timeframes.resolve(preset, "UTC", NOW)
     assert span(r) == (start, end)
-    assert r.label == ranges.PRESETS[preset]
+    assert r.label == timeframes.PRESETS[preset]
     assert r.start.tzinfo is UTC and r.end.tzinfo is UTC
 
 
 def test_now_defaults_to_the_clock():
     with time_machine.travel(NOW, tick=False):
-        assert ranges.resolve("this_week", "UTC") == ranges.resolve("this_week", "UTC", NOW)
+        assert timeframes.resolve("this_week", "UTC") == timeframes.resolve("this_week", "UTC", NOW)
 
 
 def test_week_start_is_a_parameter():
     # Sunday 15 March: a Sunday-start week begins today; a Monday-start one on the 9th.
-    assert ranges.resolve("this_week", "UTC", NOW, week_start="sunday").start == utc(2026, 3, 15)
-    assert span(ranges.resolve("last_week", "UTC", NOW, week_start=6)) == (utc(2026, 3, 8), utc(2026, 3, 15))
-    assert ranges.resolve("this_week", "UTC", NOW, week_start=0).start == utc(2026, 3, 9)
+    assert timeframes.resolve("this_week", "UTC", NOW, week_start="sunday").start == utc(2026, 3, 15)
+    assert span(timeframes.resolve("last_week", "UTC", NOW, week_start=6)) == (utc(2026, 3, 8), utc(2026, 3, 15))
+    assert timeframes.resolve("this_week", "UTC", NOW, week_start=0).start == utc(2026, 3, 9)
     with pytest.raises(ValueError, match="week start"):
-        ranges.resolve("this_week", "UTC", NOW, week_start="caturday")
+        timeframes.resolve("this_week", "UTC", NOW, week_start="caturday")
     with pytest.raises(ValueError):
-        ranges.resolve("this_week", "UTC", NOW, week_start=7)
+        timeframes.resolve("this_week", "UTC", NOW, week_start=7)
 
 
 # ---------------------------------------------------------------- DST in New York
@@ -74,7 +74,7 @@ def test_week_start_is_a_parameter():
 
 def test_yesterday_is_23_hours_after_spring_forward():
     now = local(NY, 2026, 3, 9, 10, 0)  # Monday; Sunday 8 March lost an hour
-    r = ranges.resolve("yesterday", NY, now)
+    r = timeframes.resolve("yesterday", NY, now)
     assert span(r) == (utc(2026, 3, 8, 5), utc(2026, 3, 9, 4))  # EST midnight to EDT midnight
     assert r.duration == timedelta(hours=23)
     assert r.first_day == r.last_day == date(2026, 3, 8)
@@ -82,30 +82,30 @@ def test_yesterday_is_23_hours_after_spring_forward():
 
 def test_yesterday_is_25_hours_after_fall_back():
     now = local(NY, 2026, 11, 2, 10, 0)
-    r = ranges.resolve("yesterday", "America/New_York", now)
+    r = timeframes.resolve("yesterday", "America/New_York", now)
     assert span(r) == (utc(2026, 11, 1, 4), utc(2026, 11, 2, 5))
     assert r.duration == timedelta(hours=25)
 
 
 def test_today_starts_at_local_midnight_not_utc_midnight():
     # 02:30 UTC on 15 March is still the 14th in New York.
-    r = ranges.resolve("today", NY, utc(2026, 3, 15, 2, 30))
+    r = timeframes.resolve("today", NY, utc(2026, 3, 15, 2, 30))
     assert r.start == utc(2026, 3, 14, 4)  # EDT midnight
     assert r.end == utc(2026, 3, 15, 2, 30)
 
 
 def test_last_week_across_dst_is_167_hours():
     now = local(NY, 2026, 3, 12, 9, 0)  # Thursday
-    r = ranges.resolve("last_week", NY, now)
+    r = timeframes.resolve("last_week", NY, now)
     assert span(r) == (utc(2026, 3, 2, 5), utc(2026, 3, 9, 4))
     assert r.duration == timedelta(hours=7 * 24 - 1)
 
 
 def test_this_month_in_new_york_at_the_turn_of_the_month():
     # 1 April 03:00 UTC is still 31 March 23:00 in New York.
-    r = ranges.resolve("this_month", NY, utc(2026, 4, 1, 3))
+    r = timeframes.resolve("this_month", NY, utc(2026, 4, 1, 3))
     assert r.start == utc(2026, 3, 1, 5)  # March began in EST
-    last = ranges.resolve("last_month", NY, utc(2026, 4, 1, 3))
+    last = timeframes.resolve("last_month", NY, utc(2026, 4, 1, 3))
     assert span(last) == (utc(2026, 2, 1, 5), utc(2026, 3, 1, 5))
 
 
@@ -114,27 +114,27 @@ def test_this_month_in_new_york_at_the_turn_of_the_month():
 
 def test_kolkata_quarter_and_month_turn_at_1830_utc():
     now = utc(2026, 3, 31, 20, 0)  # 1 April 01:30 in Kolkata
-    assert ranges.resolve("today", KOLKATA, now).start == utc(2026, 3, 31, 18, 30)
-    assert ranges.resolve("this_month", KOLKATA, now).start == utc(2026, 3, 31, 18, 30)
-    assert ranges.resolve("this_quarter", KOLKATA, now).start == utc(2026, 3, 31, 18, 30)
-    assert span(ranges.resolve("last_month", KOLKATA, now)) == (utc(2026, 2, 28, 18, 30), utc(2026, 3, 31, 18, 30))
+    assert timeframes.resolve("today", KOLKATA, now).start == utc(2026, 3, 31, 18, 30)
+    assert timeframes.resolve("this_month", KOLKATA, now).start == utc(2026, 3, 31, 18, 30)
+    assert timeframes.resolve("this_quarter", KOLKATA, now).start == utc(2026, 3, 31, 18, 30)
+    assert span(timeframes.resolve("last_month", KOLKATA, now)) == (utc(2026, 2, 28, 18, 30), utc(2026, 3, 31, 18, 30))
     # The same instant is still March (Q1) in UTC.
-    assert ranges.resolve("this_quarter", "UTC", now).start == utc(2026, 1, 1)
+    assert timeframes.resolve("this_quarter", "UTC", now).start == utc(2026, 1, 1)
 
 
 def test_kathmandu_new_year_at_1815_utc():
     now = utc(2026, 12, 31, 18, 20)  # 1 January 2027 00:05 in Kathmandu
-    r = ranges.resolve("this_year", KATHMANDU, now)
+    r = timeframes.resolve("this_year", KATHMANDU, now)
     assert span(r) == (utc(2026, 12, 31, 18, 15), now)
     assert r.first_day == date(2027, 1, 1)
-    assert ranges.resolve("this_year", "UTC", now).start == utc(2026, 1, 1)
-    yesterday = ranges.resolve("yesterday", KATHMANDU, now)
+    assert timeframes.resolve("this_year", "UTC", now).start == utc(2026, 1, 1)
+    yesterday = timeframes.resolve("yesterday", KATHMANDU, now)
     assert span(yesterday) == (utc(2026, 12, 30, 18, 15), utc(2026, 12, 31, 18, 15))
 
 
 def test_a_midnight_skipped_by_dst_starts_the_day_at_0100():
     # Chile springs forward at midnight: 6 September 2026 begins at 01:00 local (04:00 UTC).
-    r = ranges.resolve("today", "America/Santiago", utc(2026, 9, 6, 15))
+    r = timeframes.resolve("today", "America/Santiago", utc(2026, 9, 6, 15))
     assert r.start == utc(2026, 9, 6, 4)
     assert r.local_start.hour == 1
 
@@ -143,7 +143,7 @@ def test_a_midnight_skipped_by_dst_starts_the_day_at_0100():
 
 
 def test_custom_includes_both_dates():
-    r = ranges.resolve("custom", KOLKATA, start_date=date(2026, 3, 1), end_date=date(2026, 3, 10))
+    r = timeframes.resolve("custom", KOLKATA, start_date=date(2026, 3, 1), end_date=date(2026, 3, 10))
     assert span(r) == (utc(2026, 2, 28, 18, 30), utc(2026, 3, 10, 18, 30))
     assert (r.first_day, r.last_day) == (date(2026, 3, 1), date(2026, 3, 10))
     assert r.label == "2026-03-01 to 2026-03-10"
@@ -151,15 +151,15 @@ def test_custom_includes_both_dates():
 
 def test_custom_errors():
     with pytest.raises(ValueError, match="before it starts"):
-        ranges.custom(date(2026, 3, 2), date(2026, 3, 1), "UTC")
+        timeframes.custom(date(2026, 3, 2), date(2026, 3, 1), "UTC")
     with pytest.raises(ValueError, match="from date and a to date"):
-        ranges.resolve("custom", "UTC")
+        timeframes.resolve("custom", "UTC")
     with pytest.raises(ValueError, match="Unknown time zone"):
-        ranges.resolve("today", "Mars/Olympus_Mons", NOW)
+        timeframes.resolve("today", "Mars/Olympus_Mons", NOW)
     with pytest.raises(ValueError, match="Unknown date range"):
-        ranges.resolve("fortnight", "UTC", NOW)
+        timeframes.resolve("fortnight", "UTC", NOW)
     with pytest.raises(ValueError, match="aware"):
-        ranges.resolve("today", "UTC", datetime(2026, 3, 15, 14))  # noqa: DTZ001 - the error under test
+        timeframes.resolve("today", "UTC", datetime(2026, 3, 15, 14))  # noqa: DTZ001 - the error under test
 
 
 # ---------------------------------------------------------------- previous periods
@@ -187,15 +187,15 @@ def test_custom_errors():
     ],
 )
 def test_previous_period(preset, now, start, end):
-    current = ranges.resolve(preset, "UTC", now)
-    before = ranges.previous(current)
+    current = timeframes.resolve(preset, "UTC", now)
+    before = timeframes.previous(current)
     assert span(before) == (start, end)
     assert before.end <= current.start  # never overlaps
 
 
 def test_previous_of_custom_is_the_same_number_of_days_before():
-    current = ranges.custom(date(2026, 3, 1), date(2026, 3, 10), NY)
-    before = ranges.previous(current)
+    current = timeframes.custom(date(2026, 3, 1), date(2026, 3, 10), NY)
+    before = timeframes.previous(current)
     assert (before.first_day, before.last_day) == (date(2026, 2, 19), date(2026, 2, 28))
     assert before.end == current.start
     assert before.label == "2026-02-19 to 2026-02-28"
@@ -203,14 +203,14 @@ def test_previous_of_custom_is_the_same_number_of_days_before():
 
 def test_previous_today_across_dst_keeps_the_wall_clock():
     # Monday 9 March 10:00 EDT vs Sunday 8 March 00:00 EST to 10:00 EDT (9 real hours).
-    current = ranges.resolve("today", NY, local(NY, 2026, 3, 9, 10))
-    before = ranges.previous(current)
+    current = timeframes.resolve("today", NY, local(NY, 2026, 3, 9, 10))
+    before = timeframes.previous(current)
     assert span(before) == (utc(2026, 3, 8, 5), utc(2026, 3, 8, 14))
 
 
 def test_previous_last_month_in_kolkata():
-    current = ranges.resolve("last_month", KOLKATA, utc(2026, 4, 10))
-    before = ranges.previous(current)
+    current = timeframes.resolve("last_month", KOLKATA, utc(2026, 4, 10))
+    before = timeframes.previous(current)
     assert span(before) == (utc(2026, 1, 31, 18, 30), utc(2026, 2, 28, 18, 30))
 
 
@@ -218,59 +218,59 @@ def test_previous_last_month_in_kolkata():
 
 
 def test_day_buckets_across_spring_forward():
-    current = ranges.custom(date(2026, 3, 7), date(2026, 3, 9), NY)
-    days = ranges.buckets(current, "day")
+    current = timeframes.custom(date(2026, 3, 7), date(2026, 3, 9), NY)
+    days = timeframes.buckets(current, "day")
     assert [b.key for b in days] == [date(2026, 3, 7), date(2026, 3, 8), date(2026, 3, 9)]
     assert [b.end - b.start for b in days] == [timedelta(hours=24), timedelta(hours=23), timedelta(hours=24)]
     assert days[0].start == current.start and days[-1].end == current.end
 
 
 def test_day_buckets_across_fall_back():
-    days = ranges.buckets(ranges.custom(date(2026, 10, 31), date(2026, 11, 2), NY), "day")
+    days = timeframes.buckets(timeframes.custom(date(2026, 10, 31), date(2026, 11, 2), NY), "day")
     assert [b.end - b.start for b in days] == [timedelta(hours=24), timedelta(hours=25), timedelta(hours=24)]
 
 
 def test_week_buckets_start_on_the_week_start_and_clip_to_the_range():
-    current = ranges.custom(date(2026, 3, 4), date(2026, 3, 17), NY)  # Wednesday to Tuesday
-    mondays = ranges.buckets(current, "week")
+    current = timeframes.custom(date(2026, 3, 4), date(2026, 3, 17), NY)  # Wednesday to Tuesday
+    mondays = timeframes.buckets(current, "week")
     assert [b.key for b in mondays] == [date(2026, 3, 2), date(2026, 3, 9), date(2026, 3, 16)]
     assert mondays[0].start == current.start  # clipped: the range starts on Wednesday
     assert mondays[1].start == utc(2026, 3, 9, 4)  # Monday after the change, EDT
-    sundays = ranges.buckets(current, "week", week_start="sunday")
+    sundays = timeframes.buckets(current, "week", week_start="sunday")
     assert [b.key for b in sundays] == [date(2026, 3, 1), date(2026, 3, 8), date(2026, 3, 15)]
     assert sundays[1].end - sundays[1].start == timedelta(hours=7 * 24 - 1)
 
 
 def test_month_buckets_in_kathmandu():
-    current = ranges.custom(date(2026, 1, 15), date(2026, 3, 2), KATHMANDU)
-    months = ranges.buckets(current, "month")
+    current = timeframes.custom(date(2026, 1, 15), date(2026, 3, 2), KATHMANDU)
+    months = timeframes.buckets(current, "month")
     assert [b.key for b in months] == [date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)]
     assert months[1].start == utc(2026, 1, 31, 18, 15)
     assert months[2].end == current.end == utc(2026, 3, 2, 18, 15)
 
 
 def test_buckets_of_a_to_date_range_stop_today():
-    current = ranges.resolve("this_month", "UTC", NOW)
-    days = ranges.buckets(current, "day")
+    current = timeframes.resolve("this_month", "UTC", NOW)
+    days = timeframes.buckets(current, "day")
     assert len(days) == 15 and days[-1].key == date(2026, 3, 15) and days[-1].end == NOW
 
 
 def test_unknown_bucket():
     with pytest.raises(ValueError, match="Unknown bucket"):
-        ranges.buckets(ranges.resolve("today", "UTC", NOW), "hour")
+        timeframes.buckets(timeframes.resolve("today", "UTC", NOW), "hour")
 
 
 # ---------------------------------------------------------------- periods (goals)
 
 
 def test_periods():
-    assert span(ranges.period("month", date(2026, 2, 10), "UTC")) == (utc(2026, 2, 1), utc(2026, 3, 1))
-    assert span(ranges.period("quarter", date(2026, 5, 10), KOLKATA)) == (
+    assert span(timeframes.period("month", date(2026, 2, 10), "UTC")) == (utc(2026, 2, 1), utc(2026, 3, 1))
+    assert span(timeframes.period("quarter", date(2026, 5, 10), KOLKATA)) == (
         utc(2026, 3, 31, 18, 30),
         utc(2026, 6, 30, 18, 30),
     )
-    year = ranges.period("year", date(2026, 7, 1), NY)
+    year = timeframes.period("year", date(2026, 7, 1), NY)
     assert span(year) == (utc(2026, 1, 1, 5), utc(2027, 1, 1, 5))
-    assert ranges.period("quarter", date(2026, 5, 10), "UTC").label == "Q2 2026"
+    assert timeframes.period("quarter", date(2026, 5, 10), "UTC").label == "Q2 2026"
     with pytest.raises(ValueError):
-        ranges.period("week", date(2026, 5, 10), "UTC")
+        timeframes.period("week", date(2026, 5, 10), "UTC")

@@ -7,7 +7,7 @@ from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from builder import placeholders
+from builder import timeframes
 from conftest import free_port
 from syncs import dispatcher, engine, runner, storage, uses
 from syncs.errors import DefinitionChanged, LeaseLost
@@ -178,8 +178,8 @@ def _write(metric, points, window, stamp, run=None, **options):
 
 def test_store_many_replaces_each_metrics_own_data_in_one_transaction(vtiger):
     now = timezone.now().replace(microsecond=0)
-    zone = placeholders.get_zone("UTC")
-    window = placeholders.Window(start=now - timedelta(days=1), end=now, tz=zone)
+    zone = timeframes.get_zone("UTC")
+    window = timeframes.Window(start=now - timedelta(days=1), end=now, tz=zone)
     field = leads_metric(vtiger, name="Field")
     dynamic = leads_metric(vtiger, name="Dynamic", date_mode="dynamic")
     current = leads_metric(vtiger, name="Current", date_mode="none")

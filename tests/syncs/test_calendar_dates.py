@@ -16,9 +16,9 @@ import pytest
 from django.apps import apps
 from django.core.management import call_command
 
-from builder import placeholders
+from builder import timeframes
 from builder.models import Metric
-from dashboards import queries, ranges
+from dashboards import queries
 from syncs import engine, storage
 from syncs.models import Datapoint, MetricSync
 from tests.factories import UserFactory
@@ -59,12 +59,12 @@ def closing_metric(connection, owner, name):
 
 def whole_days(first, last, zone):
     """The window of the local dates ``first`` to ``last`` in ``zone``, as a sync cuts it."""
-    zone = placeholders.get_zone(zone)
-    start = placeholders.start_of_day(first, zone)
-    end = (
-        placeholders.start_of_day(last + timedelta(days=1), zone).astimezone(UTC) - placeholders.RESOLUTION
-    ).astimezone(zone)
-    return placeholders.Window(start=start, end=end, tz=zone)
+    zone = timeframes.get_zone(zone)
+    start = timeframes.start_of_day(first, zone)
+    end = (timeframes.start_of_day(last + timedelta(days=1), zone).astimezone(UTC) - timeframes.RESOLUTION).astimezone(
+        zone
+    )
+    return timeframes.Window(start=start, end=end, tz=zone)
 
 
 def sandbox_totals(sandbox, first, last):
@@ -78,7 +78,7 @@ def sandbox_totals(sandbox, first, last):
 
 
 def per_day(metric, first, last, zone):
-    points = queries.aggregate(metric, ranges.custom(first, last, zone), by="day")
+    points = queries.aggregate(metric, timeframes.custom(first, last, zone), by="day")
     return {point.start.date(): point.value for point in points if point.value is not None}
 
 
@@ -102,7 +102,7 @@ def test_a_synced_closingdate_counts_on_its_date_for_every_viewer(sandbox, vtige
     )
     for viewer in VIEWERS:
         assert_same(per_day(new_york, first, last, viewer), expected)
-        total = queries.aggregate(new_york, ranges.custom(first, last, viewer))
+        total = queries.aggregate(new_york, timeframes.custom(first, last, viewer))
         assert total == pytest.approx(sum(expected.values()))
     assert new_york.date_kind == "calendar"
 
@@ -152,7 +152,7 @@ def test_a_window_replaces_the_rows_of_its_local_dates(db):
     stored = sorted((p.timestamp.date().isoformat(), p.value) for p in Datapoint.objects.filter(metric=metric))
     assert stored == [("2026-09-30", 1.0), ("2026-10-01", 5.0), ("2026-10-07", 6.0), ("2026-10-08", 1.0)]
     # The rolling window up to now includes today's date.
-    today = placeholders.sync_window(datetime(2026, 10, 9, 1, tzinfo=UTC), 1, "Asia/Kolkata")
+    today = timeframes.sync_window(datetime(2026, 10, 9, 1, tzinfo=UTC), 1, "Asia/Kolkata")
     assert storage.calendar_span(today) == (_at("2026-10-08"), _at("2026-10-10"))
 
 

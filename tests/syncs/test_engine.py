@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from builder import placeholders
+from builder import placeholders, timeframes
 from syncs import engine, services
 from syncs.engine import SyncFailed
 from syncs.models import Datapoint, MetricSync, SyncRun
@@ -66,7 +66,7 @@ def test_window_is_cut_in_the_owners_zone_and_rendered_in_utc(sandbox, vtiger):
     owner.profile.save()
     metric = leads_metric(vtiger, owner=owner, window_days=3)
     metric.refresh_from_db()
-    assert engine.metric_zone(metric) == "Asia/Kolkata"
+    assert timeframes.metric_zone(metric) == "Asia/Kolkata"
     now = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
     window = engine.rolling_window(metric, now)
     # Local midnight in Kolkata (UTC+5:30) is 18:30 UTC the day before.
@@ -169,9 +169,9 @@ def test_backfill_windows_cover_the_history_once(vtiger):
     assert total == 4  # 30 days of history before today, minus the rolling 7, in 7-day windows
     windows = [engine.backfill_window(metric, anchor, i, now) for i in range(total)]
     rolling = engine.rolling_window(metric, now)
-    assert windows[0].end + placeholders.RESOLUTION == rolling.start
+    assert windows[0].end + timeframes.RESOLUTION == rolling.start
     for newer, older in zip(windows, windows[1:], strict=False):
-        assert older.end + placeholders.RESOLUTION == newer.start
+        assert older.end + timeframes.RESOLUTION == newer.start
     assert windows[-1].start.date() == (now - timedelta(days=30)).date()
 
 

@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from builder import placeholders
+from builder import timeframes
 from conftest import wait_for
 from syncs import services
 from syncs.models import Datapoint, MetricSync, Notification, SyncRun
@@ -113,9 +113,9 @@ def test_sync_metric_command_prints_the_run_record(sandbox, vtiger):
     record = json.loads(out.getvalue())
     assert record["status"] == "succeeded"
     assert record["window_start"].startswith("2025-01-01T00:00:00")
-    window = placeholders.Window(
-        start=placeholders.start_of_day(date(2025, 1, 1), "UTC"),
-        end=placeholders.start_of_day(date(2025, 2, 1), "UTC") - placeholders.RESOLUTION,
+    window = timeframes.Window(
+        start=timeframes.start_of_day(date(2025, 1, 1), "UTC"),
+        end=timeframes.start_of_day(date(2025, 2, 1), "UTC") - timeframes.RESOLUTION,
         tz="UTC",
     )
     assert record["datapoints_written"] == len(expected_leads(sandbox, window))

@@ -6,7 +6,8 @@ from datetime import date
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from dashboards import queries, ranges
+from builder import timeframes
+from dashboards import queries
 
 
 def _date(text: str, option: str) -> date:
@@ -38,7 +39,7 @@ class Command(BaseCommand):
         parser.add_argument("--tz", default=None, metavar="ZONE", help="Time zone (default: TIME_ZONE setting).")
         parser.add_argument("--by", default="total", choices=queries.BY, help="Buckets (default: total).")
         parser.add_argument(
-            "--week-start", default="monday", choices=ranges.WEEKDAYS, help="First day of a week (default: monday)."
+            "--week-start", default="monday", choices=timeframes.WEEKDAYS, help="First day of a week (default: monday)."
         )
         parser.add_argument("--json", action="store_true", help="Print one JSON object.")
 
@@ -49,8 +50,8 @@ class Command(BaseCommand):
         first, last = _date(options["start"], "--from"), _date(options["end"], "--to")
         zone_name = options["tz"] or settings.TIME_ZONE
         try:
-            zone = ranges.get_zone(zone_name)
-            current = ranges.custom(first, last, zone, week_start=options["week_start"])
+            zone = timeframes.get_zone(zone_name)
+            current = timeframes.custom(first, last, zone, week_start=options["week_start"])
         except ValueError as exc:
             raise CommandError(f"{exc} Nothing was computed.") from None
         metric = self._metric(Metric, options["metric"])

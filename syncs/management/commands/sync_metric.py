@@ -7,9 +7,9 @@ from datetime import date, timedelta
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from builder import placeholders
+from builder import timeframes
 from builder.models import Metric
-from syncs import engine, runner
+from syncs import runner
 from syncs.models import SyncRun
 
 
@@ -57,7 +57,7 @@ class Command(BaseCommand):
                     "--from and --to need a metric whose dates come from a field of the response; "
                     f"{metric.name!r} stores {metric.get_date_mode_display().lower()}."
                 )
-            zone = placeholders.get_zone(engine.metric_zone(metric))
+            zone = timeframes.get_zone(timeframes.metric_zone(metric))
             today = timezone.now().astimezone(zone).date()
             first = _date(options["date_from"], "from") if options["date_from"] else None
             last = _date(options["date_to"], "to") if options["date_to"] else today
@@ -65,9 +65,9 @@ class Command(BaseCommand):
                 raise CommandError("--to needs --from: give the first day too.")
             if last < first:
                 raise CommandError(f"--to {last} is before --from {first}.")
-            start = placeholders.start_of_day(first, zone)
-            end = placeholders.start_of_day(last + timedelta(days=1), zone) - placeholders.RESOLUTION
-            window = placeholders.Window(start=start, end=end.astimezone(zone), tz=zone)
+            start = timeframes.start_of_day(first, zone)
+            end = timeframes.start_of_day(last + timedelta(days=1), zone) - timeframes.RESOLUTION
+            window = timeframes.Window(start=start, end=end.astimezone(zone), tz=zone)
         try:
             run = runner.run_in_foreground(metric, window)
         except RuntimeError as exc:

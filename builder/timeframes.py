@@ -1,16 +1,39 @@
-"""Date ranges for reading metrics: the presets of product.md in the viewer's time zone.
+"""Time, in one place: whose zone, local days, presets, windows, and the edge of a synced history.
 
-Pure: no models, no requests, no Django. Everything is a half-open interval of aware instants
-``[start, end)`` in UTC, with days starting at midnight in the viewer's zone, so a day is
-23 or 25 hours long across a DST change and Asia/Kolkata (+05:30) or Asia/Kathmandu (+05:45)
-days start at 18:30 or 18:15 UTC.
+Pure: no models, no requests, no Django. Everything else (the wizard's preview, syncs, the
+dashboard's ranges, alerts, scorecards, exports) calls this module; nothing else decides a
+zone or where a day begins.
+
+Zones
+-----
+:func:`user_zone` is a user's profile time zone, else ``FALLBACK_ZONE`` (UTC): the one rule
+for the wizard, the screen, alerts and scorecards. :func:`metric_zone` is the zone a metric's
+syncs cut their days in: its owner's zone, UTC for a metric without an owner.
+
+Local days
+----------
+Days start at midnight in the zone they are read in, so a day is 23 or 25 hours long across
+a DST change and Asia/Kolkata (+05:30) or Asia/Kathmandu (+05:45) days start at 18:30 or 18:15
+UTC. :func:`start_of_day` is that first instant (a midnight skipped by DST becomes the first
+real instant after it).
+
+Two shapes of time span
+-----------------------
+* :class:`Range`: a half-open interval ``[start, end)`` of aware UTC instants read in a zone,
+  what the dashboard reads (presets, previous period, chart buckets);
+* :class:`Window`: an aware instant range ``[start, end]``, **both ends inclusive**, what a
+  sync fetches and stores and what fills ``{{start}}``/``{{end}}`` (``builder.placeholders``).
+  A whole-day window ends on the last microsecond of its last day.
+
+:func:`preview_window` (the wizard's preview ranges) is :func:`resolve` of the same preset made
+inclusive, so the wizard and the dashboard cannot disagree about a preset.
 
 The presets
 -----------
 ``today``, ``this_week``, ``this_month``, ``this_quarter`` and ``this_year`` are *to date*:
 from the first local midnight of the unit up to ``now``. ``last_7_days`` and ``last_30_days``
-are the 7 or 30 local calendar days ending today, today included up to ``now`` (the same
-meaning as the wizard's preview ranges in ``builder.placeholders``). ``yesterday``,
+are the 7 or 30 local calendar days ending today, today included up to ``now`` (the wizard's
+preview ranges are the same code, :func:`preview_window`). ``yesterday``,
 ``last_week`` and ``last_month`` are whole calendar units. ``custom`` is whole local days,
 from and to dates both included. Weeks start on Monday unless ``week_start`` says otherwise
 (0 = Monday ... 6 = Sunday, as ``date.weekday()``).
@@ -40,15 +63,56 @@ Custom ranges and periods run from ``MIN_DATE`` to ``MAX_DATE``: Python's dateti
 years 1 and 9999, and a day there in a zone far from UTC, its previous period or its first
 chart week would fall outside them (OverflowError). A date outside is an :class:`OutOfRange`
 (a ValueError) whose message, ``SUPPORTED_TEXT``, says the range.
+
+Whole local days for every viewer
+---------------------------------
+A metric's syncs cut their windows in the metric's zone, but anyone may read the history in
+any zone from UTC-12 to UTC+14 (half-hour and 45-minute zones fall inside that span). A
+local date D begins earliest at UTC+14 (D 00:00 +14:00 = D-1 10:00 UTC) and ends latest at
+UTC-12 (D+1 00:00 -12:00 = D+1 12:00 UTC). So the **oldest edge** of a synced history of
+instants starts at :func:`earliest_start`, the first instant of its first date anywhere on
+Earth: at most 14 h before that date's UTC midnight (and never after the metric's own local
+midnight). Then the first date is whole for every viewer: each zone's day D starts at or
+after that edge. The newest edge of a rolling window is "now", after which there is nothing
+to fetch, so today is as complete as it can be everywhere; an explicit last date
+(``sync_metric --to``) ends at :func:`latest_end`, that date's last instant anywhere (12 h
+after the next UTC midnight), or now if that is sooner. Only the outer edges move: windows
+stay adjacent to each other (each ends one microsecond before the next begins), and a sync
+stores, and replaces, exactly the window it fetched (``syncs.storage``), so a widened edge
+never deletes what it did not fetch.
+
+Calendar dates (``closingdate``) are the same date for every viewer and are stored and
+replaced by their dates (``syncs.storage.calendar_span``), so their windows are not widened.
 """
 
 from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+FALLBACK_ZONE = "UTC"  # a user without a profile, a metric without an owner
+
+# One microsecond: the gap between an inclusive window end and the next window's start.
+RESOLUTION = timedelta(microseconds=1)
+
+# The easternmost and westernmost offsets a viewer may pick (Pacific/Kiritimati, Etc/GMT+12).
+EASTERNMOST = timezone(timedelta(hours=14), "UTC+14")
+WESTERNMOST = timezone(timedelta(hours=-12), "UTC-12")
+
+PREVIEW_PRESETS = {
+    "today": "Today",
+    "yesterday": "Yesterday",
+    "last_7_days": "Last 7 days",
+    "last_30_days": "Last 30 days",
+    "this_week": "This week",
+    "last_week": "Last week",
+    "this_month": "This month",
+    "last_month": "Last month",
+}
 
 PRESETS = {
     "today": "Today",
@@ -111,7 +175,7 @@ class Range:
 
     @property
     def zone_name(self) -> str:
-        return getattr(self.tz, "key", None) or str(self.tz)
+        return zone_name(self.tz)
 
     @property
     def local_start(self) -> datetime:
@@ -164,6 +228,21 @@ def get_zone(tz: str | tzinfo) -> tzinfo:
         raise ValueError(f"Unknown time zone {tz!r}.") from exc
 
 
+def user_zone(user: Any) -> str:
+    """A user's time zone: the profile's, else ``FALLBACK_ZONE`` (no user, no profile, anonymous)."""
+    profile = getattr(user, "profile", None) if user is not None else None
+    return getattr(profile, "time_zone", None) or FALLBACK_ZONE
+
+
+def metric_zone(metric: Any) -> str:
+    """Where a metric's sync windows begin their days: its owner's zone, UTC without an owner."""
+    return user_zone(getattr(metric, "owner", None))
+
+
+def zone_name(tz: tzinfo) -> str:
+    return getattr(tz, "key", None) or str(tz)
+
+
 def localize(wall: datetime, tz: tzinfo) -> datetime:
     """The instant (UTC) of a local wall-clock time; a time skipped by DST moves forward, an
     ambiguous one takes its first occurrence."""
@@ -173,20 +252,19 @@ def localize(wall: datetime, tz: tzinfo) -> datetime:
 
 
 def start_of_day(day: date, tz: str | tzinfo) -> datetime:
-    """The first instant (UTC) of a local calendar day."""
+    """The first instant of a local calendar day, in that zone (a midnight skipped by DST becomes 01:00)."""
     return _start_of_day(day, get_zone(tz))
 
 
 @lru_cache(maxsize=16384)
 def _start_of_day(day: date, zone: tzinfo) -> datetime:
     # Cached: a screen asks for the same few hundred days for every metric on it.
-    return localize(datetime.combine(day, time.min), zone)
+    return localize(datetime.combine(day, time.min), zone).astimezone(zone)
 
 
-def local_midnight(day: date, tz: str | tzinfo) -> datetime:
-    """The first instant of a local calendar day, as an aware datetime in that zone."""
-    zone = get_zone(tz)
-    return _start_of_day(day, zone).astimezone(zone)
+@lru_cache(maxsize=16384)
+def _utc_start_of_day(day: date, zone: tzinfo) -> datetime:
+    return _start_of_day(day, zone).astimezone(UTC)
 
 
 def add_months(day: date, months: int) -> date:
@@ -231,8 +309,8 @@ def quarter_start_of(day: date) -> date:
 
 def _build(preset, zone, first, stop, *, unit, step, week_start, now=None, label=None) -> Range:
     """``first`` and ``stop`` are local dates (``stop`` exclusive); with ``now`` the range ends at now."""
-    start = start_of_day(first, zone)
-    end = now if now is not None else start_of_day(stop, zone)
+    start = _utc_start_of_day(first, zone)
+    end = now if now is not None else _utc_start_of_day(stop, zone)
     return Range(
         start=start,
         end=max(end, start),
@@ -339,7 +417,7 @@ def previous(current: Range) -> Range:
     zone = current.tz
     first = current.first_day
     prev_first = _shift(first, current.unit, -current.step)
-    prev_start = start_of_day(prev_first, zone)
+    prev_start = _utc_start_of_day(prev_first, zone)
     unit_end = current.start  # the previous period never reaches into the current one
     if current.to_date:
         local_end = current.end.astimezone(zone)
@@ -347,7 +425,7 @@ def previous(current: Range) -> Range:
         prev_end_day = _shift(end_day, current.unit, -current.step)
         if current.unit == "month" and prev_end_day.day != end_day.day:
             # The date does not exist in that month (31 March -> February): up to its end.
-            end = min(start_of_day(prev_end_day + timedelta(days=1), zone), unit_end)
+            end = min(_utc_start_of_day(prev_end_day + timedelta(days=1), zone), unit_end)
         else:
             end = min(localize(datetime.combine(prev_end_day, local_end.time()), zone), unit_end)
     else:
@@ -407,7 +485,127 @@ def buckets(current: Range, by: str, week_start: int | str | None = None) -> lis
     """
     keys = bucket_keys(current, by, week_start)
     zone = current.tz
-    bounds = [start_of_day(key, zone) for key in keys[1:]]
+    bounds = [_utc_start_of_day(key, zone) for key in keys[1:]]
     starts = [current.start, *bounds]
     ends = [*bounds, current.end]
     return [Bucket(key=key, start=start, end=end) for key, start, end in zip(keys, starts, ends, strict=True)]
+
+
+# ---------------------------------------------------------------- windows (inclusive, for syncs and placeholders)
+
+
+@dataclass(frozen=True)
+class Window:
+    """An aware instant range ``[start, end]`` (both inclusive) and the zone it was cut in.
+
+    ``tz`` may be given as a zone name; it is stored as a tzinfo. Compare and measure windows
+    through ``contains`` and ``length``, which work in UTC.
+    """
+
+    start: datetime
+    end: datetime
+    tz: tzinfo
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("A window needs time-zone-aware start and end.")
+        if self.end.astimezone(UTC) < self.start.astimezone(UTC):
+            raise ValueError(
+                f"A window cannot end ({self.end.isoformat()}) before it starts ({self.start.isoformat()})."
+            )
+        object.__setattr__(self, "tz", get_zone(self.tz))
+
+    @property
+    def length(self) -> timedelta:
+        """The span covered, counting the inclusive end: a whole local day is 24 h (23 or 25 across DST)."""
+        # In UTC: subtracting two datetimes that share a tzinfo ignores a DST change between them.
+        return self.end.astimezone(UTC) - self.start.astimezone(UTC) + RESOLUTION
+
+    def contains(self, moment: datetime) -> bool:
+        return self.start.astimezone(UTC) <= moment.astimezone(UTC) <= self.end.astimezone(UTC)
+
+
+def days_window(first: date, last: date, tz: str | tzinfo, now: datetime | None = None) -> Window:
+    """Whole local days ``first`` to ``last`` in ``tz``: from the start of ``first`` to the end of
+    ``last`` (its last microsecond), or to ``now`` when given."""
+    zone = get_zone(tz)
+    start = start_of_day(first, zone)
+    if now is not None:
+        return Window(start=start, end=now, tz=zone)
+    end = (_utc_start_of_day(last + timedelta(days=1), zone) - RESOLUTION).astimezone(zone)
+    return Window(start=start, end=end, tz=zone)
+
+
+def earliest_start(day: date, tz: str | tzinfo) -> datetime:
+    """The first instant of ``day`` in any zone a viewer may pick, never after its start in ``tz``.
+
+    Written as UTC+14 wall time (``day`` 00:00+14:00), so its ``.date()`` is still ``day``.
+    See "Whole local days for every viewer" above.
+    """
+    edge = datetime.combine(day, time.min, EASTERNMOST)
+    own = start_of_day(day, tz)
+    return edge if edge <= own else own
+
+
+def latest_end(day: date, tz: str | tzinfo) -> datetime:
+    """The last instant (microsecond) of ``day`` in any zone a viewer may pick, never before its end in ``tz``."""
+    zone = get_zone(tz)
+    edge = datetime.combine(day + timedelta(days=1), time.min, WESTERNMOST) - RESOLUTION
+    own = (_utc_start_of_day(day + timedelta(days=1), zone) - RESOLUTION).astimezone(zone)
+    return edge if edge >= own else own
+
+
+def widened(
+    window: Window, *, first: date | None = None, last: date | None = None, now: datetime | None = None
+) -> Window:
+    """``window`` with its outer edges moved so the local dates ``first`` (its start) and ``last``
+    (its end, capped at ``now``) are whole in every zone; the zone it was cut in is kept."""
+    start, end = window.start, window.end
+    if first is not None:
+        start = min(start, earliest_start(first, window.tz), key=lambda moment: moment.astimezone(UTC))
+    if last is not None:
+        end = max(end, latest_end(last, window.tz), key=lambda moment: moment.astimezone(UTC))
+        if now is not None and end.astimezone(UTC) > now.astimezone(UTC):
+            end = max(now, window.end, key=lambda moment: moment.astimezone(UTC))
+    return Window(start=start, end=end, tz=window.tz)
+
+
+def _aware_now(now: datetime | None) -> datetime:
+    if now is None:
+        return datetime.now(UTC)
+    if now.tzinfo is None:
+        raise ValueError("now must be time-zone-aware.")
+    return now
+
+
+def preview_window(preset: str, tz: str | tzinfo, now: datetime | None = None) -> Window:
+    """The window of a preview preset (``PREVIEW_PRESETS``): :func:`resolve` of the same preset.
+
+    ``last_7_days`` is the 7 calendar days ending today (today included, up to now); ``this_*``
+    presets end now; ``yesterday``, ``last_week`` and ``last_month`` end on their last microsecond.
+    Weeks start on Monday.
+    """
+    if preset not in PREVIEW_PRESETS:
+        raise ValueError(f"Unknown preview range {preset!r}: choose one of {', '.join(PREVIEW_PRESETS)}.")
+    zone = get_zone(tz)
+    now = _aware_now(now)
+    current = resolve(preset, zone, now)
+    start = current.start.astimezone(zone)
+    if current.to_date:
+        return Window(start=start, end=now, tz=zone)
+    return Window(start=start, end=(current.end - RESOLUTION).astimezone(zone), tz=zone)
+
+
+def sync_window(now: datetime, window_days: int, tz: str | tzinfo) -> Window:
+    """The rolling window of one sync: the ``window_days`` whole days before today, and today up to now.
+
+    Starting at a local midnight keeps date-only values (``closingdate``) whole: the records a
+    ``{{start:YYYY-MM-DD}}`` filter fetches are exactly the ones inside the window.
+    ``window_days=0`` means today only.
+    """
+    if window_days < 0:
+        raise ValueError("window_days cannot be negative.")
+    zone = get_zone(tz)
+    now = _aware_now(now)
+    today = now.astimezone(zone).date()
+    return days_window(today - timedelta(days=window_days), today, zone, now)
