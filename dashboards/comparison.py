@@ -11,6 +11,9 @@ Pure: numbers in, a :class:`Comparison` out.
 * ``colour`` is ``green`` when the value moves in the favourable direction (``trend`` ``up``:
   rising is good; ``down``: falling is good), ``red`` when it moves against it, ``grey`` when
   flat or when either side is empty.
+* ``comparable`` is False when the previous period reaches before the metric's synced history
+  (``compare(..., comparable=False)``): its value would be a part of a period, so there is no
+  change, no percentage and no colour, and the change reads "no comparable data".
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import math
 from dataclasses import asdict, dataclass
 
 TRENDS = ("up", "down")
+NOT_COMPARABLE = "no comparable data"
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class Comparison:
     direction: str | None
     colour: str
     percent_note: str = ""
+    comparable: bool = True
 
     @property
     def favourable(self) -> bool | None:
@@ -37,7 +42,9 @@ class Comparison:
         return {"green": True, "red": False}.get(self.colour)
 
     def percent_text(self, digits: int = 1) -> str:
-        """``+12.5%``, ``-3.0%``, ``0.0%``, or an em dash when undefined."""
+        """``+12.5%``, ``-3.0%``, ``0.0%``, "no comparable data", or an em dash when undefined."""
+        if not self.comparable:
+            return NOT_COMPARABLE
         if self.percent is None:
             return "\u2014"
         return f"{self.percent:+.{digits}f}%" if self.percent else f"{0:.{digits}f}%"
@@ -46,14 +53,26 @@ class Comparison:
         return asdict(self)
 
 
+def comparable(history, previous_start) -> bool:
+    """False when the previous period (from ``previous_start``) reaches before ``history``
+    (a ``syncs.history.History``: ``reaches(moment)``); True when there is no history to judge."""
+    return history is None or history.reaches(previous_start)
+
+
 def _is_flat(current: float, previous: float) -> bool:
     return math.isclose(current, previous, rel_tol=1e-9, abs_tol=1e-12)
 
 
-def compare(current: float | None, previous: float | None, trend: str = "up") -> Comparison:
-    """Compare ``current`` with ``previous`` for a metric whose favourable trend is ``trend``."""
+def compare(current: float | None, previous: float | None, trend: str = "up", comparable: bool = True) -> Comparison:
+    """Compare ``current`` with ``previous`` for a metric whose favourable trend is ``trend``.
+
+    ``comparable``: False when the previous period reaches before the synced history.
+    """
     if trend not in TRENDS:
         raise ValueError(f"Unknown trend {trend!r}: choose up or down.")
+    if not comparable:
+        note = "the previous period reaches before the synced history"
+        return Comparison(current, previous, None, None, None, "grey", note, comparable=False)
     if current is None or previous is None:
         note = "no data in the current period" if current is None else "no data in the previous period"
         return Comparison(current, previous, None, None, None, "grey", note)

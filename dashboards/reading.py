@@ -6,18 +6,21 @@ One place for the Metrics screen, the metric page and databoard tiles, all throu
 
 from dataclasses import dataclass
 
-from builder import timeframes
-from dashboards import comparison, queries
+from dashboards import comparison, queries, ranges
+from syncs import history
 
 
 @dataclass(frozen=True)
 class Summary:
     metric: object
-    range: timeframes.Range
+    range: ranges.Range
     value: float | int | None
     comparison: comparison.Comparison
     by: str
     series: list  # [queries.Point]
+    # "history still syncing: 12 of 52 windows" while a backfill has not reached back to the
+    # previous period (syncs.history), else "".
+    syncing: str = ""
 
     def chart_data(self):
         """JSON-ready series for the chart script: labels (local dates) and values (None = gap)."""
@@ -29,7 +32,7 @@ class Summary:
         }
 
 
-def bucket_for(current: timeframes.Range) -> str:
+def bucket_for(current: ranges.Range) -> str:
     """Days for up to three months, weeks up to a year, months beyond."""
     days = (current.last_day - current.first_day).days + 1
     if days <= 93:
@@ -39,11 +42,11 @@ def bucket_for(current: timeframes.Range) -> str:
     return "month"
 
 
-def summarise(metric, current: timeframes.Range, by: str | None = None) -> Summary:
+def summarise(metric, current: ranges.Range, by: str | None = None) -> Summary:
     return summarise_many([metric], current, by)[0]
 
 
-def summarise_many(metrics, current: timeframes.Range, by: str | None = None) -> list[Summary]:
+def summarise_many(metrics, current: ranges.Range, by: str | None = None) -> list[Summary]:
     """Summaries of several metrics over one range, in a handful of queries whatever their number."""
     metrics = list(metrics)
     if not metrics:
@@ -51,14 +54,19 @@ def summarise_many(metrics, current: timeframes.Range, by: str | None = None) ->
     by = by or bucket_for(current)
     values = queries.totals(metrics, current)
     charts = queries.series(metrics, current, by)
+    synced = history.of(metrics)
+    since = ranges.previous(current).start
     return [
         Summary(
             metric=metric,
             range=current,
             value=values[metric.pk][0],
-            comparison=comparison.compare(*values[metric.pk], metric.favourable_trend),
+            comparison=comparison.compare(
+                *values[metric.pk], metric.favourable_trend, comparison.comparable(synced[metric.pk], since)
+            ),
             by=by,
             series=charts[metric.pk],
+            syncing=synced[metric.pk].hint(since),
         )
         for metric in metrics
     ]

@@ -9,8 +9,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from accounts.roles import may_change, member_required, require_owner
 from builder.models import Metric
-from dashboards import goals, queries
+from dashboards import comparison, goals, queries
 from dashboards.models import Goal
+from syncs import history
 
 STATUS_LABELS = {
     "upcoming": "Not started",
@@ -19,6 +20,7 @@ STATUS_LABELS = {
     "on_track": "On track",
     "off_track": "Off track",
     "missed": "Missed",
+    "no_comparable_data": "No comparable data: the period starts before the synced history",
 }
 
 
@@ -49,6 +51,7 @@ def progress_of(goal, tz, now=None):
     """The goal's period in `tz` and its progress now, through the same queries as the screens."""
     period = goals.goal_period(goal.period, tz, start_date=goal.start_date, end_date=goal.end_date)
     value = queries.aggregate(goal.metric, goals.so_far(period, now))
+    comparable = comparison.comparable(history.of([goal.metric])[goal.metric.pk], period.start)
     result = goals.evaluate(
         goal.target,
         value,
@@ -56,6 +59,7 @@ def progress_of(goal, tz, now=None):
         goal.metric.favourable_trend,
         now,
         cumulative=goals.is_cumulative(goal.metric.aggregation),
+        comparable=comparable,
     )
     return period, result
 
