@@ -37,8 +37,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from builder import timeframes
 from builder.validators import single_line
-from dashboards import comparison, queries, ranges
+from dashboards import comparison, queries
 from dashboards.models import Alert, AlertEvent
 from dashboards.templatetags.metric_format import metric_value
 from syncs import history
@@ -50,7 +51,7 @@ logger = logging.getLogger(__name__)
 class Reading:
     """What one evaluation saw."""
 
-    range: ranges.Range
+    range: timeframes.Range
     value: float | int | None
     comparison: comparison.Comparison
     holds: bool
@@ -59,12 +60,6 @@ class Reading:
 def recipient(alert: Alert):
     """Who is told: the alert's creator, or the metric's owner when the creator is gone."""
     return alert.created_by or alert.metric.owner
-
-
-def zone_of(user) -> str:
-    """A user's time zone, the site's when the user or the profile is missing."""
-    profile = getattr(user, "profile", None) if user is not None else None
-    return getattr(profile, "time_zone", None) or settings.TIME_ZONE
 
 
 def holds(alert: Alert, value, compared: comparison.Comparison) -> bool:
@@ -80,14 +75,14 @@ def holds(alert: Alert, value, compared: comparison.Comparison) -> bool:
 def read(alert: Alert, now: datetime | None = None) -> Reading:
     """The alert's value, its comparison and whether the condition holds, without side effects."""
     now = now or datetime.now(UTC)
-    current = ranges.resolve(alert.date_range, zone_of(recipient(alert)), now)
+    current = timeframes.resolve(alert.date_range, timeframes.user_zone(recipient(alert)), now)
     if alert.condition == Alert.Condition.CHANGE:
         value, previous = queries.value_and_previous(alert.metric, current)
     else:  # one query per sync and alert is enough
         value, previous = queries.aggregate(alert.metric, current), None
     # A change against a period before the synced history is no change: it never fires.
     comparable = alert.condition != Alert.Condition.CHANGE or comparison.comparable(
-        history.of([alert.metric])[alert.metric.pk], ranges.previous(current).start
+        history.of([alert.metric])[alert.metric.pk], timeframes.previous(current).start
     )
     compared = comparison.compare(value, previous, alert.metric.favourable_trend, comparable)
     return Reading(current, value, compared, holds(alert, value, compared))

@@ -35,7 +35,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime, tzinfo
 
-from dashboards import ranges
+from builder import timeframes
 
 PERIODS = ("month", "quarter", "year", "custom")
 CUMULATIVE = ("sum", "count")
@@ -52,21 +52,21 @@ def goal_period(
     anchor: date | None = None,
     start_date: date | None = None,
     end_date: date | None = None,
-) -> ranges.Range:
+) -> timeframes.Range:
     """The whole period of a goal: the month, quarter or year holding ``anchor`` (default:
     today in ``tz``), or a custom range of local dates (both included)."""
     if kind == "custom":
         if start_date is None or end_date is None:
             raise ValueError("A custom goal period needs a start date and an end date.")
-        return ranges.custom(start_date, end_date, tz)
+        return timeframes.custom(start_date, end_date, tz)
     if kind not in PERIODS:
         raise ValueError(f"Unknown goal period {kind!r}: choose one of {', '.join(PERIODS)}.")
     if anchor is None:
-        anchor = datetime.now(UTC).astimezone(ranges.get_zone(tz)).date()
-    return ranges.period(kind, anchor, tz)
+        anchor = datetime.now(UTC).astimezone(timeframes.get_zone(tz)).date()
+    return timeframes.period(kind, anchor, tz)
 
 
-def so_far(period: ranges.Range, now: datetime | None = None) -> ranges.Range:
+def so_far(period: timeframes.Range, now: datetime | None = None) -> timeframes.Range:
     """The part of ``period`` up to ``now``: the range to aggregate for the goal's value."""
     now = datetime.now(UTC) if now is None else now
     end = min(max(now, period.start), period.end)
@@ -93,7 +93,7 @@ class GoalProgress:
 def evaluate(
     target: float,
     value: float | None,
-    period: ranges.Range,
+    period: timeframes.Range,
     trend: str,
     now: datetime | None = None,
     *,

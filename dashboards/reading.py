@@ -6,14 +6,15 @@ One place for the Metrics screen, the metric page and databoard tiles, all throu
 
 from dataclasses import dataclass
 
-from dashboards import comparison, queries, ranges
+from builder import timeframes
+from dashboards import comparison, queries
 from syncs import history
 
 
 @dataclass(frozen=True)
 class Summary:
     metric: object
-    range: ranges.Range
+    range: timeframes.Range
     value: float | int | None
     comparison: comparison.Comparison
     by: str
@@ -32,7 +33,7 @@ class Summary:
         }
 
 
-def bucket_for(current: ranges.Range) -> str:
+def bucket_for(current: timeframes.Range) -> str:
     """Days for up to three months, weeks up to a year, months beyond."""
     days = (current.last_day - current.first_day).days + 1
     if days <= 93:
@@ -42,11 +43,11 @@ def bucket_for(current: ranges.Range) -> str:
     return "month"
 
 
-def summarise(metric, current: ranges.Range, by: str | None = None) -> Summary:
+def summarise(metric, current: timeframes.Range, by: str | None = None) -> Summary:
     return summarise_many([metric], current, by)[0]
 
 
-def summarise_many(metrics, current: ranges.Range, by: str | None = None) -> list[Summary]:
+def summarise_many(metrics, current: timeframes.Range, by: str | None = None) -> list[Summary]:
     """Summaries of several metrics over one range, in a handful of queries whatever their number."""
     metrics = list(metrics)
     if not metrics:
@@ -55,7 +56,7 @@ def summarise_many(metrics, current: ranges.Range, by: str | None = None) -> lis
     values = queries.totals(metrics, current)
     charts = queries.series(metrics, current, by)
     synced = history.of(metrics)
-    since = ranges.previous(current).start
+    since = timeframes.previous(current).start
     return [
         Summary(
             metric=metric,

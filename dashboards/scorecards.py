@@ -36,8 +36,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from builder import timeframes
 from builder.validators import single_line
-from dashboards import comparison, queries, ranges
+from dashboards import comparison, queries
 from dashboards.models import Scorecard
 from dashboards.templatetags.metric_format import metric_value, signed
 from syncs import history
@@ -56,8 +57,8 @@ COLOURS = {"green": "#1d7a46", "red": "#b42318", "grey": "#5b6475"}
 
 
 def zone_of(card: Scorecard) -> str:
-    profile = getattr(card.owner, "profile", None) if card.owner_id else None
-    return getattr(profile, "time_zone", None) or settings.TIME_ZONE
+    """The card's owner's zone (``timeframes.user_zone``: UTC without an owner or a profile)."""
+    return timeframes.user_zone(card.owner if card.owner_id else None)
 
 
 def _now(now: datetime | None) -> datetime:
@@ -67,7 +68,7 @@ def _now(now: datetime | None) -> datetime:
 def period_start(card: Scorecard, local_day: date) -> date:
     """The first local day of the period holding ``local_day``."""
     if card.frequency == Scorecard.Frequency.WEEKLY:
-        return ranges.week_start_of(local_day)
+        return timeframes.week_start_of(local_day)
     if card.frequency == Scorecard.Frequency.MONTHLY:
         return local_day.replace(day=1)
     return local_day
@@ -75,9 +76,9 @@ def period_start(card: Scorecard, local_day: date) -> date:
 
 def send_time(card: Scorecard, now: datetime | None = None) -> datetime:
     """This period's send time (UTC): ``hour`` local time on the period's first day."""
-    zone = ranges.get_zone(zone_of(card))
+    zone = timeframes.get_zone(zone_of(card))
     first = period_start(card, _now(now).astimezone(zone).date())
-    return ranges.localize(datetime.combine(first, time(card.hour)), zone)
+    return timeframes.localize(datetime.combine(first, time(card.hour)), zone)
 
 
 def next_send_time(card: Scorecard, now: datetime | None = None) -> datetime:
@@ -86,15 +87,15 @@ def next_send_time(card: Scorecard, now: datetime | None = None) -> datetime:
     at = send_time(card, now)
     if at > now or is_due(card, now):
         return at
-    zone = ranges.get_zone(zone_of(card))
+    zone = timeframes.get_zone(zone_of(card))
     first = period_start(card, now.astimezone(zone).date())
     if card.frequency == Scorecard.Frequency.WEEKLY:
         following = first + timedelta(days=7)
     elif card.frequency == Scorecard.Frequency.MONTHLY:
-        following = ranges.add_months(first, 1)
+        following = timeframes.add_months(first, 1)
     else:
         following = first + timedelta(days=1)
-    return ranges.localize(datetime.combine(following, time(card.hour)), zone)
+    return timeframes.localize(datetime.combine(following, time(card.hour)), zone)
 
 
 def is_due(card: Scorecard, now: datetime | None = None) -> bool:
@@ -106,9 +107,9 @@ def is_due(card: Scorecard, now: datetime | None = None) -> bool:
     return since is None or since < at
 
 
-def report_range(card: Scorecard, now: datetime | None = None) -> ranges.Range:
+def report_range(card: Scorecard, now: datetime | None = None) -> timeframes.Range:
     """The full period the digest reports on, in the owner's zone."""
-    return ranges.resolve(PERIOD_PRESET[card.frequency], zone_of(card), _now(now))
+    return timeframes.resolve(PERIOD_PRESET[card.frequency], zone_of(card), _now(now))
 
 
 @dataclass(frozen=True)
@@ -154,8 +155,8 @@ class Row:
 @dataclass(frozen=True)
 class Digest:
     card: Scorecard
-    range: ranges.Range
-    previous: ranges.Range
+    range: timeframes.Range
+    previous: timeframes.Range
     rows: list[Row]
 
     @property
@@ -170,13 +171,13 @@ def build(card: Scorecard, now: datetime | None = None) -> Digest:
     """Each metric's value over the last full period and its change against the one before."""
     current = report_range(card, now)
     metrics = list(card.metrics.order_by("name"))
-    synced, since = history.of(metrics), ranges.previous(current).start
+    synced, since = history.of(metrics), timeframes.previous(current).start
     rows = []
     for metric in metrics:
         value, previous = queries.value_and_previous(metric, current)
         comparable = comparison.comparable(synced[metric.pk], since)
         rows.append(Row(metric, value, comparison.compare(value, previous, metric.favourable_trend, comparable)))
-    return Digest(card=card, range=current, previous=ranges.previous(current), rows=rows)
+    return Digest(card=card, range=current, previous=timeframes.previous(current), rows=rows)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from datetime import datetime
 
 from django.db.models import Min
 
-from builder import placeholders
+from builder import timeframes
 from syncs import engine
 from syncs.models import MetricSync, SyncRun
 
@@ -51,7 +51,7 @@ def _backfill_edge(metric, state: MetricSync) -> datetime | None:
         return None
     if state.backfill_done_windows:
         return engine.backfill_window(metric, state.backfill_anchor, state.backfill_done_windows - 1).start
-    return placeholders.start_of_day(state.backfill_anchor, engine.metric_zone(metric))
+    return timeframes.start_of_day(state.backfill_anchor, timeframes.metric_zone(metric))
 
 
 def of(metrics) -> dict:
