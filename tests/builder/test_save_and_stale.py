@@ -203,3 +203,40 @@ def test_step_pages_are_not_kept_by_the_browser(analyst_client, new_draft):
     for step in STEPS:
         page = analyst_client.get(reverse(f"builder:{step}", args=[new_draft.uuid]))
         assert page.status_code == 200 and "no-store" in page["Cache-Control"], step
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_saves_of_one_draft_at_once_make_one_metric(analyst_user, offline_vtiger):
+    """A double click, or Back and Save in a second tab: the second Save waits for the first and is
+    sent to the metric it made."""
+    import threading
+
+    from django.db import connection
+    from django.test import Client
+
+    template = MetricFactory(name="Template", connection=offline_vtiger, owner=analyst_user)
+    definition = _definition_of(template)
+    template.delete()
+    draft = Draft.objects.create(owner=analyst_user, definition=definition)
+    start = threading.Barrier(2)
+    answers = []
+
+    def press_save():
+        client = Client()
+        client.force_login(analyst_user)
+        start.wait()
+        try:
+            answers.append(_save(client, draft))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=press_save) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    metric = Metric.objects.get()
+    assert [(a.status_code, a["Location"]) for a in answers] == [
+        (302, reverse("builder:metric", args=[metric.uuid]))
+    ] * 2
+    assert not Draft.objects.exists()
