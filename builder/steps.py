@@ -280,7 +280,50 @@ def date_initial(draft: Draft) -> dict:
     }
 
 
+def default_date_field(draft: Draft, candidates: list[dict]) -> dict | None:
+    """The candidate to date values by when the analyst has not chosen yet, or None.
+
+    The date field the VTQL helper filtered on, when the response has it; else the response's
+    only date field.
+    """
+    chosen = (wizard_state(draft).get("vtql") or {}).get("date_field") or ""
+    query = next(
+        (value for key, value in (draft.definition.get("request") or {}).get("params") or [] if key == "query"), ""
+    )
+    if chosen and chosen in (query or ""):
+        match = next((c for c in candidates if c["path"] == chosen), None)
+        if match is not None:
+            return match
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def apply_date_default(draft: Draft, candidates: list[dict]) -> bool:
+    """Until the analyst answers the Date field step, date by ``default_date_field``; True if the draft changed.
+
+    Stored on the draft, so the step shows the field's parsed preview and the JSONata step's
+    suggestion uses the field even after Next → Next.
+    """
+    state = wizard_state(draft)
+    spec = draft.definition.setdefault("date", {})
+    defaulted = state.get("date_default")
+    mode = spec.get("mode") or DateMode.NONE
+    if draft.metric_id is not None:  # editing a saved metric: its dating was chosen when it was built
+        return False
+    if state.get("date_answered") or not (mode == DateMode.NONE or (defaulted and spec.get("field") == defaulted)):
+        return False
+    default = default_date_field(draft, candidates)
+    before = (mode, spec.get("field"), spec.get("format"))
+    if default is not None:
+        spec.update({"mode": DateMode.FIELD, "field": default["path"], "format": default["format"]})
+        state["date_default"] = default["path"]
+    elif defaulted:  # steps 1 changed: the field we chose is no longer the one
+        spec.update({"mode": DateMode.NONE, "field": "", "format": ""})
+        state.pop("date_default", None)
+    return (spec.get("mode"), spec.get("field"), spec.get("format")) != before
+
+
 def store_date(draft: Draft, data) -> None:
+    wizard_state(draft)["date_answered"] = True
     spec = draft.definition.setdefault("date", {})
     spec["mode"] = data.get("mode") or spec.get("mode") or DateMode.NONE
     spec["field"] = (data.get("field") or "").strip()
@@ -352,7 +395,7 @@ def evaluation(draft: Draft, expression: str, tz: str) -> dict:
             input_bytes=size if isinstance(size, int) and size > 0 else None,
         )
     except transform.ExpressionError as exc:
-        out["error"] = {"code": exc.code, "message": exc.message, "position": exc.position}
+        out["error"] = {"code": exc.code, "message": exc.message, "position": exc.position, "fix": exc.fix}
         return out
     out["result"] = result_text(result)
     try:

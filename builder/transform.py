@@ -33,7 +33,7 @@ from typing import Any
 import jsonata
 from jsonata.jexception import JException
 
-from builder import expression_box
+from builder import explain, expression_box
 from builder.expression_box import ExpressionBox, too_long_message
 
 DEFAULT_TIMEOUT_MS = 500
@@ -60,17 +60,33 @@ class ExpressionError(Exception):
     """A JSONata error: ``code`` (``S0203``, ``D1012``, or a Python error's name), message, position.
 
     ``position`` is the character offset in the expression that jsonata reports, or None.
+    ``compile_expression`` and ``evaluate`` put the message in plain words (``builder.explain``)
+    and set ``fix`` to the corrected expression when one can be told; ``raw_message`` is jsonata's.
     """
 
-    def __init__(self, code: str, message: str, position: int | None = None) -> None:
+    def __init__(
+        self, code: str, message: str, position: int | None = None, fix: str | None = None, explained: bool = False
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.position = position
+        self.fix = fix
+        self.explained = explained
+        self.raw_message = message
 
     def __str__(self) -> str:
         where = f" (at character {self.position})" if self.position is not None else ""
         return f"{self.code}: {self.message}{where}"
+
+
+def _explained(exc: ExpressionError, text: str, data: Any = None) -> ExpressionError:
+    if exc.explained:
+        return exc
+    plain = explain.explain(exc.code, exc.message, exc.position, text, data)
+    out = ExpressionError(exc.code, plain.message, exc.position, fix=plain.fix, explained=True)
+    out.raw_message = exc.message
+    return out
 
 
 class ShapeError(ValueError):
@@ -101,9 +117,9 @@ def compile_expression(text: str) -> jsonata.Jsonata:
     try:
         expression = jsonata.Jsonata(text)
     except JException as exc:
-        raise _from_jexception(exc) from exc
+        raise _explained(_from_jexception(exc), text) from exc
     except Exception as exc:  # jsonata-python lets some parse errors out as plain Python ones
-        raise ExpressionError(type(exc).__name__, str(exc)) from exc
+        raise _explained(ExpressionError(type(exc).__name__, str(exc)), text) from exc
     # Inputs are parsed JSON, so every value already has a JSON type: skip the library's
     # walk over the whole input on each evaluation (most of the time for 5,000 records).
     expression.set_validate_input(False)
@@ -157,14 +173,17 @@ def evaluate(
                 "Narrow the request (fewer fields, a shorter date range) and send it again.",
             )
     payload, payload_format = expression_box.pack(data)
-    return (box or expression_box.default_box()).evaluate(
-        text,
-        payload,
-        payload_format=payload_format,
-        timeout_ms=timeout_ms,
-        max_depth=max_depth,
-        now_ms=round(time.time() * 1000),
-    )
+    try:
+        return (box or expression_box.default_box()).evaluate(
+            text,
+            payload,
+            payload_format=payload_format,
+            timeout_ms=timeout_ms,
+            max_depth=max_depth,
+            now_ms=round(time.time() * 1000),
+        )
+    except ExpressionError as exc:  # in plain words, with the data at hand to name a field holding text
+        raise _explained(exc, text, data) from exc
 
 
 _clocks = threading.local()

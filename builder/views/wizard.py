@@ -354,6 +354,8 @@ def date_step(request, draft):
         elif not request.htmx:  # htmx swaps 2xx answers only; the errors are in the page either way
             status = 422
     else:
+        if steps.apply_date_default(draft, candidates):  # the helper's date filter, or the only date field
+            draft.save()
         initial = steps.date_initial(draft)
         if not initial["field"] and candidates:
             initial["field"] = candidates[0]["path"]
@@ -387,13 +389,14 @@ def expression_step(request, draft):
     state = steps.wizard_state(draft)
     status = 200
     if request.method == "POST":
-        expression = request.POST.get("expression", "")
+        # The error's fix button (without JavaScript it posts the corrected expression as "fix").
+        expression = request.POST.get("fix") or request.POST.get("expression", "")
         draft.definition["expression"] = expression
         draft.save()
         action = request.POST.get("action", "")
         if action == "back":
             return _done(request, _step_url("date", draft))
-        form = ExpressionForm(request.POST)
+        form = ExpressionForm({"expression": expression})
         result = steps.evaluation(draft, expression, timeframes.user_zone(request.user)) if form.is_valid() else None
         if action == "next" and result is not None:
             blocking = result.get("error") and result["error"]["code"] != "NO_RESPONSE"

@@ -34,14 +34,62 @@
       viewportMargin: Infinity
     });
     textarea.codeMirror = editor;
+    var typed = typedStore(textarea.getAttribute("data-draft"));
     editor.on("change", function () {
       editor.save();
+      typed.remember(editor.getValue());
       textarea.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+    // The evaluation saves the expression on the draft: once answered, the draft holds it.
+    var sent = null;
+    document.body.addEventListener("htmx:configRequest", function (event) {
+      if (event.detail.elt === textarea) { sent = event.detail.parameters.expression; }
+    });
+    document.body.addEventListener("htmx:afterRequest", function (event) {
+      if (event.detail.elt === textarea && event.detail.successful) { typed.saved(sent); }
     });
     document.body.addEventListener("htmx:afterSettle", function (event) {
       if (event.detail && event.detail.elt && event.detail.elt.id === "evaluation") { markError(editor); }
     });
+    // The error's fix: the corrected expression goes into the editor, which evaluates it.
+    document.body.addEventListener("click", function (event) {
+      var button = event.target.closest ? event.target.closest("[data-jsonata-fix]") : null;
+      if (!button) { return; }
+      event.preventDefault();
+      editor.setValue(button.value);
+      editor.focus();
+      editor.setCursor(editor.lineCount(), 0);
+    });
+    // Typed in the last moments before a reload and not evaluated yet: put it back (and evaluate it).
+    // After load, so that htmx listens on the textarea by then.
+    function restore() {
+      var pending = typed.pending();
+      if (pending !== null && pending !== editor.getValue()) { editor.setValue(pending); }
+    }
+    if (document.readyState === "complete") { restore(); } else { window.addEventListener("load", restore); }
     markError(editor);
+  }
+
+  /* What was typed, per draft, in sessionStorage until an evaluation has saved it on the draft. */
+  function typedStore(draft) {
+    var key = "jsonata-typed:" + (draft || "");
+    function read() {
+      try { return JSON.parse(window.sessionStorage.getItem(key) || "null"); } catch (e) { return null; }
+    }
+    function write(value) {
+      try { window.sessionStorage.setItem(key, JSON.stringify(value)); } catch (e) { /* storage off: the draft still saves */ }
+    }
+    return {
+      remember: function (text) { write({ text: text, saved: false }); },
+      saved: function (text) {
+        var entry = read();
+        if (entry && entry.text === text) { write({ text: text, saved: true }); }
+      },
+      pending: function () {
+        var entry = read();
+        return entry && !entry.saved && draft ? entry.text : null;
+      }
+    };
   }
 
   if (document.readyState === "loading") {

@@ -38,9 +38,10 @@ def test_syntax_error_has_code_message_and_position():
         compile_expression("result[")
     error = caught.value
     assert error.code == "S0203"
-    assert error.message == "Expected ] before end of expression"
+    assert error.message == "The expression ends too early: a ] is missing."  # builder.explain's words
+    assert error.raw_message == "Expected ] before end of expression"
     assert error.position == 7
-    assert str(error) == "S0203: Expected ] before end of expression (at character 7)"
+    assert str(error) == "S0203: The expression ends too early: a ] is missing. (at character 7)"
 
 
 @pytest.mark.parametrize(
@@ -77,7 +78,8 @@ def test_runtime_error_from_jsonata_keeps_its_code_and_position():
     with pytest.raises(ExpressionError) as caught:
         evaluate('"a" + 1', {})
     assert caught.value.code == "T2001"
-    assert "left side of the + operator" in caught.value.message
+    assert "left side of the + operator" in caught.value.raw_message
+    assert caught.value.message == "The left side of + must be a number, but it is not."
     with pytest.raises(ExpressionError) as caught:
         evaluate("$nosuch(1)", {})
     assert (caught.value.code, caught.value.position) == ("T1006", 8)
@@ -87,7 +89,8 @@ def test_python_errors_from_builtins_are_expression_errors():
     with pytest.raises(ExpressionError) as caught:
         evaluate('$number("abc")', {})
     assert caught.value.code == "ValueError"
-    assert caught.value.message == "could not convert string to float: 'abc'"
+    assert caught.value.raw_message == "could not convert string to float: 'abc'"
+    assert caught.value.message == "$number cannot read 'abc' as a number: it is not written with digits only."
     assert caught.value.position is None
     with pytest.raises(ExpressionError) as caught:
         evaluate("1/0", {})
