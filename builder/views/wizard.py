@@ -408,8 +408,10 @@ def expression_step(request, draft):
     else:
         expression = draft.definition.get("expression") or ""
         suggestion = steps.suggestion(draft)
-        # Regenerate while the analyst has not changed the generated text (steps 1-2 may have changed).
-        if not expression.strip() or expression == state.get("suggested"):
+        # Regenerate while the analyst has not changed the generated text (steps 1-2 may have changed);
+        # an editor the analyst emptied stays empty.
+        emptied = state.get("typed") and not expression
+        if (not expression.strip() and not emptied) or expression == state.get("suggested"):
             expression = suggestion
             draft.definition["expression"] = expression
         state["suggested"] = suggestion
@@ -428,6 +430,7 @@ def evaluate(request, draft):
     draft = _draft(request, draft)
     expression = request.POST.get("expression", "")
     draft.definition["expression"] = expression
+    steps.wizard_state(draft)["typed"] = True
     draft.save(update_fields=["definition", "updated_at"])
     result = steps.evaluation(draft, expression, timeframes.user_zone(request.user)) if expression.strip() else None
     context = {"evaluation": result, "draft": draft}

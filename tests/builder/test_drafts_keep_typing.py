@@ -132,3 +132,12 @@ def test_the_analysts_answer_is_kept(analyst_client, vtiger):
     analyst_client.post(url, {"mode": "none", "timezone": "UTC", "action": "next"})
     analyst_client.get(url)
     assert Draft.objects.get(pk=draft.pk).definition["date"]["mode"] == "none"
+
+
+def test_an_emptied_editor_stays_empty(analyst_client, vtiger):
+    draft = _draft(analyst_client, vtiger)
+    _send(analyst_client, draft, "SELECT amount FROM Potentials LIMIT 3;")
+    url = reverse("builder:expression", args=[draft.uuid])
+    assert _editor_text(analyst_client.get(url)) == "$sum(result.$number(amount))", "generated at first"
+    analyst_client.post(reverse("builder:evaluate", args=[draft.uuid]), {"expression": ""}, **HX)
+    assert _editor_text(analyst_client.get(url)) == ""
