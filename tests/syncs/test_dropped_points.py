@@ -15,7 +15,7 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from builder import placeholders
+from builder import timeframes
 from builder.models import Metric
 from syncs import dispatcher, engine, runner, uses
 from syncs.models import Datapoint, MetricSync, SyncRun
@@ -39,10 +39,10 @@ WORDS = (
 
 def whole_days(first, last, zone):
     """The window of the local dates ``first`` to ``last`` in ``zone``, as a sync cuts it."""
-    zone = placeholders.get_zone(zone)
-    start = placeholders.start_of_day(first, zone)
-    end = placeholders.start_of_day(last + timedelta(days=1), zone).astimezone(UTC) - placeholders.RESOLUTION
-    return placeholders.Window(start=start, end=end.astimezone(zone), tz=zone)
+    zone = timeframes.get_zone(zone)
+    start = timeframes.start_of_day(first, zone)
+    end = timeframes.start_of_day(last + timedelta(days=1), zone).astimezone(UTC) - timeframes.RESOLUTION
+    return timeframes.Window(start=start, end=end.astimezone(zone), tz=zone)
 
 
 def echo_metric(sandbox, records, name="Won amount (echoed)", connection=None):
@@ -183,7 +183,7 @@ def test_a_date_format_that_cannot_be_used_still_stops_the_sync(sandbox):
     metric = echo_metric(sandbox, DEALS[:2])
     Metric.objects.filter(pk=metric.pk).update(date_format="QQ/YYYY")
     metric.refresh_from_db()
-    window = placeholders.Window(
+    window = timeframes.Window(
         start=datetime(2026, 10, 1, tzinfo=UTC), end=datetime(2026, 10, 31, 23, 59, 59, tzinfo=UTC), tz=UTC
     )
     with pytest.raises(engine.SyncFailed) as failure:
