@@ -103,3 +103,22 @@ def test_what_was_typed_survives_a_reload(page, login, analyst_user, sandbox):
     expect(page.locator(".CodeMirror")).to_contain_text("$count(result) * 2")
     expect(page.get_by_test_id("datapoint-total")).to_have_text(f"{records * 2:.2f}")
     wait_for(lambda: Draft.objects.get(pk=draft.pk).definition["expression"] == "$count(result) * 2")
+
+
+def test_typing_on_any_step_survives_a_reload(page, login, analyst_user, sandbox):
+    draft = _sent_draft(page, login, analyst_user, sandbox, "SELECT amount FROM Potentials;")
+    query = page.get_by_label("Parameter 1 value")
+    query.fill("SELECT amount, closingdate FROM Potentials;")
+    page.reload()
+    expect(page.get_by_label("Parameter 1 value")).to_have_value("SELECT amount, closingdate FROM Potentials;")
+    # Posted, then typed again: the typed text, not the posted one.
+    page.get_by_role("button", name="Send request").click()
+    expect(page.get_by_test_id("json-tree")).to_be_visible()
+    page.get_by_label("Parameter 1 value").fill("SELECT amount FROM Potentials LIMIT 3;")
+    page.reload()
+    expect(page.get_by_label("Parameter 1 value")).to_have_value("SELECT amount FROM Potentials LIMIT 3;")
+
+    page.goto(reverse("builder:name", args=[draft.uuid]))
+    page.get_by_label("Name your metric").fill("Won deal amount")
+    page.reload()
+    expect(page.get_by_label("Name your metric")).to_have_value("Won deal amount")
