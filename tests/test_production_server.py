@@ -109,6 +109,7 @@ def gunicorn(django_db_setup, tmp_path):
     command = [str(Path(sys.executable).parent / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}"]
     # No control socket: it lives in the home folder, shared by every gunicorn of the user.
     command += ["--workers", "2", "--no-control-socket", "--access-logfile", "-"]
+    command += ["--timeout", "120"]  # a worker booting slowly on a loaded machine is not hung
     with open(log_path, "w") as log:
         process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -117,12 +118,12 @@ def gunicorn(django_db_setup, tmp_path):
         if process.poll() is not None:
             raise AssertionError(f"gunicorn exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
         try:
-            return requests.get(f"{base}/accounts/login/", timeout=5, allow_redirects=False)
-        except requests.ConnectionError:
+            return requests.get(f"{base}/accounts/login/", timeout=30, allow_redirects=False)
+        except (requests.ConnectionError, requests.Timeout):  # still booting (a loaded machine is slow)
             return None
 
     try:
-        wait_for(answering, timeout=60)
+        wait_for(answering, timeout=180)
         yield base
     finally:
         process.terminate()
@@ -136,7 +137,7 @@ def gunicorn(django_db_setup, tmp_path):
 def test_gunicorn_serves_the_login_page_and_its_static_files(gunicorn):
     # As the TLS-terminating proxy in front would send it.
     https = {"X-Forwarded-Proto": "https"}
-    page = requests.get(f"{gunicorn}/accounts/login/", headers=https, timeout=10, allow_redirects=False)
+    page = requests.get(f"{gunicorn}/accounts/login/", headers=https, timeout=30, allow_redirects=False)
     assert page.status_code == 200
     assert '<form method="post"' in page.text and 'name="password"' in page.text
     assert "csrfmiddlewaretoken" in page.text
@@ -144,24 +145,24 @@ def test_gunicorn_serves_the_login_page_and_its_static_files(gunicorn):
     # DEBUG is off: the page names the hashed file names of the manifest.
     stylesheet = re.search(r'href="(/static/css/app\.[0-9a-f]{12}\.css)"', page.text)
     assert stylesheet, page.text
-    static = requests.get(gunicorn + stylesheet[1], headers=https, timeout=10, allow_redirects=False)
+    static = requests.get(gunicorn + stylesheet[1], headers=https, timeout=30, allow_redirects=False)
     assert static.status_code == 200
     assert static.headers["Content-Type"].startswith("text/css")
     assert ".CodeMirror" in static.text
     script = re.search(r'src="(/static/[^"]+\.js)"', page.text)
     assert script, page.text
     assert (
-        requests.get(gunicorn + script[1], headers=https, timeout=10)
+        requests.get(gunicorn + script[1], headers=https, timeout=30)
         .headers["Content-Type"]
         .startswith("text/javascript")
     )
 
 
 def test_gunicorn_redirects_plain_http_and_refuses_unknown_hosts(gunicorn):
-    plain = requests.get(f"{gunicorn}/accounts/login/", timeout=10, allow_redirects=False)
+    plain = requests.get(f"{gunicorn}/accounts/login/", timeout=30, allow_redirects=False)
     assert plain.status_code == 301
     assert plain.headers["Location"].startswith("https://127.0.0.1")
     other_host = requests.get(
-        f"{gunicorn}/accounts/login/", headers={"Host": "evil.example", "X-Forwarded-Proto": "https"}, timeout=10
+        f"{gunicorn}/accounts/login/", headers={"Host": "evil.example", "X-Forwarded-Proto": "https"}, timeout=30
     )
     assert other_host.status_code == 400
