@@ -280,6 +280,11 @@ def date_initial(draft: Draft) -> dict:
     }
 
 
+def naive_zone(draft: Draft, connection: Connection | None) -> str:
+    """The zone dates without an offset are read in: the step's choice, else the connection's."""
+    return (draft.definition.get("date") or {}).get("timezone") or (connection.data_timezone if connection else "UTC")
+
+
 def default_date_field(draft: Draft, candidates: list[dict]) -> dict | None:
     """The candidate to date values by when the analyst has not chosen yet, or None.
 

@@ -406,6 +406,10 @@ def expression_step(request, draft):
         elif result is None:
             status = 422
     else:
+        # Straight here from step 1: the date field the Date step would have proposed (until it is answered).
+        connection = steps.connection_by_uuid(draft.definition.get("connection"))
+        tz = timeframes.user_zone(request.user)
+        steps.apply_date_default(draft, steps.date_candidates(draft, steps.naive_zone(draft, connection), tz))
         expression = draft.definition.get("expression") or ""
         suggestion = steps.suggestion(draft)
         # Regenerate while the analyst has not changed the generated text (steps 1-2 may have changed);

@@ -141,3 +141,16 @@ def test_an_emptied_editor_stays_empty(analyst_client, vtiger):
     assert _editor_text(analyst_client.get(url)) == "$sum(result.$number(amount))", "generated at first"
     analyst_client.post(reverse("builder:evaluate", args=[draft.uuid]), {"expression": ""}, **HX)
     assert _editor_text(analyst_client.get(url)) == ""
+
+
+def test_straight_to_the_jsonata_step_the_date_default_is_used_too(analyst_client, vtiger):
+    draft = _draft(analyst_client, vtiger)
+    _send(analyst_client, draft, "SELECT amount, closingdate FROM Potentials LIMIT 5;")
+    page = analyst_client.get(reverse("builder:expression", args=[draft.uuid]))
+    assert _editor_text(page) == "result.{&quot;date&quot;: closingdate, &quot;value&quot;: $number(amount)}"
+    assert Draft.objects.get(pk=draft.pk).definition["date"] == {
+        "mode": "field",
+        "field": "closingdate",
+        "format": "YYYY-MM-DD",
+        "timezone": vtiger.data_timezone,
+    }
