@@ -68,6 +68,9 @@ class MetricSync(models.Model):
     backfill_anchor = models.DateField(null=True, blank=True)
     backfill_done_windows = models.PositiveIntegerField(default=0)
     backfill_total_windows = models.PositiveIntegerField(default=0)
+    # How far back the stored history reaches: the start of the earliest window stored since the
+    # data were last dropped (syncs.storage); what the dashboards compare against (syncs.history).
+    history_start = models.DateTimeField(null=True, blank=True)
 
     # The lease: who may sync this metric now. Empty ``claimed_by`` is free. A claim the
     # dispatcher made and no worker has started (``heartbeat_at`` null) expires after

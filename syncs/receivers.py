@@ -46,7 +46,8 @@ def resync_on_definition_change(sender, instance, created, raw=False, **kwargs):
         state.definition_hash = new_hash
         state.consecutive_failures = 0
         state.last_synced_at = None
-        update = ["definition_hash", "consecutive_failures", "last_synced_at", "updated_at"]
+        state.history_start = None  # the data are gone: the history starts again with the next sync
+        update = ["definition_hash", "consecutive_failures", "last_synced_at", "history_start", "updated_at"]
         if state.in_use:
             state.next_sync_at = timezone.now()
             update.append("next_sync_at")

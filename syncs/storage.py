@@ -165,6 +165,7 @@ def store_many(writes: list[Write], *, token: str = "", release: bool = False) -
         stored, first_hashes = _refuse_stale(writes, token)
         if stored:
             _update_states(stored, first_hashes, token, release, now)
+            _extend_history(stored)
             Datapoint.objects.filter(_replaced(stored)).delete()
             _insert([row for write in stored for row in rows[write.metric.pk]])
             runs = _finish_runs(stored)
@@ -282,6 +283,18 @@ def _update_states(stored, first_hashes, token, release, now):
             if next_sync_at is not None:
                 changes["next_sync_at"] = next_sync_at
         MetricSync.objects.filter(metric_id__in=ids).update(**changes)
+
+
+def _extend_history(stored):
+    """``MetricSync.history_start``: the synced history now reaches back to the earliest window
+    stored (one UPDATE per distinct window start; a rolling window changes nothing after the first)."""
+    groups = defaultdict(list)
+    for write in stored:
+        if write.metric.date_mode == "field":
+            groups[write.window.start].append(write.metric.pk)
+    for start, ids in groups.items():
+        later = Q(history_start__isnull=True) | Q(history_start__gt=start)
+        MetricSync.objects.filter(later, metric_id__in=ids).update(history_start=start)
 
 
 def _replaced(stored) -> Q:

@@ -78,6 +78,16 @@ def test_the_history_reaches_back_to_its_first_window(analyst_user):
     assert not found.reaches(datetime(2026, 2, 1, tzinfo=UTC))
 
 
+def test_the_history_starts_again_when_an_edited_definition_drops_the_data(analyst_user):
+    metric = synced(analyst_user)
+    assert MetricSync.objects.get(metric=metric).history_start is not None
+    metric.expression = 'result.{"value": 2, "date": createdtime}'
+    metric.save()  # the data are dropped and synced again
+    assert MetricSync.objects.get(metric=metric).history_start is None
+    _store(metric, engine.rolling_window(metric))
+    assert MetricSync.objects.get(metric=metric).history_start == engine.rolling_window(metric).start
+
+
 def test_screen_says_no_comparable_data_when_the_previous_period_is_before_the_history(analyst_client, analyst_user):
     metric = synced(analyst_user)
     page = analyst_client.get(reverse("home"), {"range": "this_month"}).content.decode()
