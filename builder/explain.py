@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -246,9 +247,9 @@ def _argument_at(expression: str, start: int) -> tuple[int, int] | None:
 def _samples(data: Any, field: str, limit: int = 50) -> list[Any]:
     """Values of ``field`` in the objects of ``data`` (breadth first, the first ``limit`` found)."""
     name = field.strip("`")
-    found, queue, visited = [], [data], 0
+    found, queue, visited = [], deque([data]), 0
     while queue and len(found) < limit and visited < 20_000:
-        node = queue.pop(0)
+        node = queue.popleft()
         visited += 1
         if isinstance(node, dict):
             if name in node:
