@@ -218,3 +218,69 @@ def test_every_new_connection_is_guarded():
         pool = adapter.poolmanager.connection_from_url(url)
         assert issubclass(pool.ConnectionCls, egress._GuardedHTTPConnection | egress._GuardedHTTPSConnection)
         assert pool.ConnectionCls.allow_private is False
+
+
+# The URL forms an attacker tries to reach this machine, its network or the cloud metadata
+# service with (the issue 10 attack pass): each must be refused without private hosts allowed.
+SSRF_FORMS = [
+    "http://127.0.0.1/",
+    "http://127.1/",
+    "http://127.0.1/",
+    "http://2130706433/",
+    "http://0x7f000001/",
+    "http://0x7f.0x0.0x0.0x1/",
+    "http://0177.0.0.1/",
+    "http://017700000001/",
+    "http://127.000.000.001/",
+    "http://0/",
+    "http://0.0.0.0/",
+    "http://localhost/",
+    "http://localhost./",
+    "http://LOCALHOST/",
+    "http://[::1]/",
+    "http://[0:0:0:0:0:0:0:1]/",
+    "http://[::]/",
+    "http://[::ffff:127.0.0.1]/",
+    "http://[::ffff:7f00:1]/",
+    "http://[0:0:0:0:0:ffff:127.0.0.1]/",
+    "http://[::ffff:169.254.169.254]/",
+    "http://[::ffff:a9fe:a9fe]/",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://169.254.169.254:80/",
+    "http://2852039166/",
+    "http://0xa9fea9fe/",
+    "http://0251.0376.0251.0376/",
+    "http://169.254.43518/",
+    "http://[fd00:ec2::254]/",
+    "http://[fe80::1]/",
+    "http://10.0.0.1/",
+    "http://10.1/",
+    "http://167772161/",
+    "http://0x0a000001/",
+    "http://012.0.0.1/",
+    "http://172.16.0.1/",
+    "http://172.31.255.255/",
+    "http://192.168.0.1/",
+    "http://3232235521/",
+    "http://100.64.0.1/",
+    "http://[fc00::1]/",
+    "http://[64:ff9b::7f00:1]/",
+    "http://224.0.0.1/",
+    "http://255.255.255.255/",
+    "http://user:pass@127.0.0.1/",
+    "http://example.com@127.0.0.1/",
+    "http://127.0.0.1:80@example.com@127.0.0.1/",
+    "http://127.0.0.1:8000/",
+    "http://127.0.0.1:22/",
+    "https://127.0.0.1:443/",
+    "http://[::1]:8000/",
+    "http://127.0.0.1/%2e%2e/",
+    "http://127.0.0.1/?url=http://example.com",
+    "http://127.0.0.1#@example.com/",
+]
+
+
+@pytest.mark.parametrize("url", SSRF_FORMS)
+def test_every_ssrf_url_form_is_refused(url):
+    with pytest.raises(EgressDenied):
+        egress.check_url(url, allow_private=False)
