@@ -555,21 +555,6 @@ def latest_end(day: date, tz: str | tzinfo) -> datetime:
     return edge if edge >= own else own
 
 
-def widened(
-    window: Window, *, first: date | None = None, last: date | None = None, now: datetime | None = None
-) -> Window:
-    """``window`` with its outer edges moved so the local dates ``first`` (its start) and ``last``
-    (its end, capped at ``now``) are whole in every zone; the zone it was cut in is kept."""
-    start, end = window.start, window.end
-    if first is not None:
-        start = min(start, earliest_start(first, window.tz), key=lambda moment: moment.astimezone(UTC))
-    if last is not None:
-        end = max(end, latest_end(last, window.tz), key=lambda moment: moment.astimezone(UTC))
-        if now is not None and end.astimezone(UTC) > now.astimezone(UTC):
-            end = max(now, window.end, key=lambda moment: moment.astimezone(UTC))
-    return Window(start=start, end=end, tz=window.tz)
-
-
 def _aware_now(now: datetime | None) -> datetime:
     if now is None:
         return datetime.now(UTC)

@@ -23,7 +23,7 @@ import math
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -91,8 +91,35 @@ def definition_hash(metric) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _widens(metric) -> bool:
+    """Whether the history's outer edge is widened for this metric: instants read from a field.
+
+    Calendar dates are the same date for every viewer (nothing to widen); None and Dynamic
+    values are stamped by the sync, not fetched by window.
+    """
+    return metric.date_mode == "field" and getattr(metric, "date_kind", "instant") != "calendar"
+
+
+def _earliest(metric, zone, now: datetime | None) -> date:
+    """The first local date of the metric's history (``history_days`` before today in ``zone``)."""
+    today = (now or timezone.now()).astimezone(zone).date()
+    return today - timedelta(days=int(metric.history_days))
+
+
 def rolling_window(metric, now: datetime | None = None) -> timeframes.Window:
-    return timeframes.sync_window(now or timezone.now(), metric.window_days, timeframes.metric_zone(metric))
+    """The rolling window: ``window_days`` whole days before today in the metric's zone, and today up to now.
+
+    When it reaches back to the history's first date (``window_days >= history_days``: there is no
+    backfill) it is the history's oldest edge, so its start is that date's first instant anywhere
+    (``timeframes.earliest_start``, up to 14 h earlier): the first day is whole for every viewer.
+    Otherwise it starts where the newest backfill window ends.
+    """
+    now = now or timezone.now()
+    window = timeframes.sync_window(now, metric.window_days, timeframes.metric_zone(metric))
+    if _widens(metric) and int(metric.window_days) >= int(metric.history_days):
+        first = window.start.astimezone(window.tz).date()
+        return timeframes.Window(start=timeframes.earliest_start(first, window.tz), end=window.end, tz=window.tz)
+    return window
 
 
 def backfill_days(metric) -> int:
@@ -101,30 +128,38 @@ def backfill_days(metric) -> int:
 
 
 def backfill_plan(metric, now: datetime | None = None) -> tuple[date, int]:
-    """(anchor, number of windows): the history before the rolling window, in windows."""
-    window = rolling_window(metric, now)
+    """(anchor, number of windows): the history before the rolling window, in windows.
+
+    ``anchor`` is the rolling window's first local date in the metric's zone.
+    """
+    now = now or timezone.now()
+    window = timeframes.sync_window(now, metric.window_days, timeframes.metric_zone(metric))
     anchor = window.start.astimezone(window.tz).date()
-    today = (now or timezone.now()).astimezone(window.tz).date()
-    earliest = today - timedelta(days=int(metric.history_days))
-    days = max(0, (anchor - earliest).days)
+    days = max(0, (anchor - _earliest(metric, window.tz, now)).days)
     if metric.date_mode != "field":
         return anchor, 0  # None and Dynamic values have no history to fetch
     return anchor, math.ceil(days / backfill_days(metric))
 
 
 def backfill_window(metric, anchor: date, index: int, now: datetime | None = None) -> timeframes.Window:
-    """Backfill window ``index`` (0 = the newest), whole local days before ``anchor``."""
+    """Backfill window ``index`` (0 = the newest), whole local days before ``anchor`` in the metric's zone.
+
+    Each window ends one microsecond before the newer one starts. The oldest one (it reaches the
+    history's first date) is the history's oldest edge and starts at that date's first instant
+    anywhere (``timeframes.earliest_start``: up to 14 h before its midnight in UTC), so the first
+    day of the history is whole in every zone a viewer may pick, UTC-12 to UTC+14; see
+    ``builder.timeframes``, "Whole local days for every viewer". The sync stores and replaces
+    exactly this window, so the extra hours are fetched and stored, never deleted unfetched.
+    """
     zone = timeframes.get_zone(timeframes.metric_zone(metric))
     size = backfill_days(metric)
     last = anchor - timedelta(days=index * size + 1)
     first = last - timedelta(days=size - 1)
-    today = (now or timezone.now()).astimezone(zone).date()
-    earliest = today - timedelta(days=int(metric.history_days))
-    first = max(first, earliest)
-    start = timeframes.start_of_day(first, zone)
-    next_midnight = timeframes.start_of_day(last + timedelta(days=1), zone).astimezone(UTC)
-    end = (next_midnight - timeframes.RESOLUTION).astimezone(zone)
-    return timeframes.Window(start=start, end=end, tz=zone)
+    earliest = _earliest(metric, zone, now)
+    window = timeframes.days_window(max(first, earliest), last, zone)
+    if first <= earliest and _widens(metric):
+        return timeframes.Window(start=timeframes.earliest_start(earliest, zone), end=window.end, tz=zone)
+    return window
 
 
 # ---------------------------------------------------------------- fetching

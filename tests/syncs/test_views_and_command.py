@@ -1,7 +1,7 @@
 """The sync panel (htmx and plain), Sync now with progress, notifications, and `manage.py sync_metric`."""
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from io import StringIO
 
 import pytest
@@ -112,10 +112,11 @@ def test_sync_metric_command_prints_the_run_record(sandbox, vtiger):
     call_command("sync_metric", str(metric.pk), "--from", "2025-01-01", "--to", "2025-01-31", "--json", stdout=out)
     record = json.loads(out.getvalue())
     assert record["status"] == "succeeded"
-    assert record["window_start"].startswith("2025-01-01T00:00:00")
+    # 1 to 31 January, whole in every zone: from 1 January at UTC+14 to 31 January at UTC-12.
+    assert record["window_start"].startswith("2024-12-31T10:00:00")
     window = timeframes.Window(
-        start=timeframes.start_of_day(date(2025, 1, 1), "UTC"),
-        end=timeframes.start_of_day(date(2025, 2, 1), "UTC") - timeframes.RESOLUTION,
+        start=timeframes.start_of_day(date(2025, 1, 1), "UTC") - timedelta(hours=14),
+        end=timeframes.start_of_day(date(2025, 2, 1), "UTC") + timedelta(hours=12) - timeframes.RESOLUTION,
         tz="UTC",
     )
     assert record["datapoints_written"] == len(expected_leads(sandbox, window))
