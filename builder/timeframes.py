@@ -82,7 +82,15 @@ stores, and replaces, exactly the window it fetched (``syncs.storage``), so a wi
 never deletes what it did not fetch.
 
 Calendar dates (``closingdate``) are the same date for every viewer and are stored and
-replaced by their dates (``syncs.storage.calendar_span``), so their windows are not widened.
+replaced by their dates (:func:`calendar_span`), so their windows are not widened.
+
+Calendar dates
+--------------
+A calendar date is stored as midnight UTC of that date (:func:`floating`), whatever the zone.
+A date counts in a range or a window when its local day starts inside it: :func:`calendar_range`
+turns a viewer's range into the same local dates read in UTC (2026-10-01 00:00 New York to
+2026-11-01 00:00 New York is ``[2026-10-01T00:00Z, 2026-11-01T00:00Z)``), and
+:func:`calendar_span` gives the stored instants a sync window of local dates replaces.
 """
 
 from __future__ import annotations
@@ -594,3 +602,41 @@ def sync_window(now: datetime, window_days: int, tz: str | tzinfo) -> Window:
     now = _aware_now(now)
     today = now.astimezone(zone).date()
     return days_window(today - timedelta(days=window_days), today, zone, now)
+
+
+# ---------------------------------------------------------------- calendar dates
+
+
+def floating(day: date) -> datetime:
+    """How a calendar date is stored: midnight UTC of that date."""
+    return datetime.combine(day, time.min, UTC)
+
+
+def first_date_from(instant: datetime, tz: str | tzinfo) -> date:
+    """The first local date (in ``tz``) whose day starts at or after ``instant``."""
+    zone = get_zone(tz)
+    day = instant.astimezone(zone).date()
+    if _utc_start_of_day(day, zone) < instant:
+        day = date.fromordinal(day.toordinal() + 1)
+    return day
+
+
+def calendar_range(current: Range) -> Range:
+    """``current`` for calendar dates: the local dates whose day starts inside it, as a UTC range.
+
+    The same dates for every viewer: This month in New York or in Tokyo is
+    ``[first of the month 00:00Z, first of the next 00:00Z)``; a to-date range includes today.
+    """
+    if current.tz is UTC:
+        return current
+    start = floating(first_date_from(current.start, current.tz))
+    end = floating(first_date_from(current.end, current.tz))
+    return replace(current, start=start, end=end, tz=UTC)
+
+
+def calendar_span(window: Window) -> tuple[datetime, datetime]:
+    """``[low, high)``: the stored instants (midnight UTC of each date) of the local dates whose day
+    starts inside ``window`` (both ends included, in the window's zone)."""
+    first = first_date_from(window.start, window.tz)
+    last = window.end.astimezone(window.tz).date()  # its day starts at or before the end
+    return floating(first), floating(max(last + timedelta(days=1), first))

@@ -33,7 +33,7 @@ Semantics
   ``calendar``: ``closingdate``, ``2026-10-15``) stores each date as midnight UTC of that date
   (see :mod:`builder.dates`). A date counts in a range when its local day starts inside it, the
   same date for every viewer: the viewer's range becomes the same local dates read in UTC
-  (:func:`calendar_range`: 2026-10-01 00:00 New York to 2026-11-01 00:00 New York is
+  (:func:`builder.timeframes.calendar_range`: 2026-10-01 00:00 New York to 2026-11-01 00:00 New York is
   ``[2026-10-01T00:00Z, 2026-11-01T00:00Z)``) and its buckets are cut in UTC. Buckets are still
   returned as the viewer's local midnights, like an instant metric's. :func:`totals` reads
   both kinds in the same statements (a condition per kind); :func:`series` runs its queries
@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import operator
 from dataclasses import replace
-from datetime import UTC, date, datetime, time, tzinfo
+from datetime import date, datetime, tzinfo
 from functools import reduce
 from typing import NamedTuple
 
@@ -102,28 +102,9 @@ def is_calendar(metric) -> bool:
     return getattr(metric, "date_kind", "instant") == "calendar"
 
 
-def _floating(instant: datetime, zone: tzinfo) -> datetime:
-    """Midnight UTC of the first local date (in ``zone``) that starts at or after ``instant``."""
-    day = instant.astimezone(zone).date()
-    if timeframes.start_of_day(day, zone) < instant:
-        day = date.fromordinal(day.toordinal() + 1)
-    return datetime.combine(day, time.min, UTC)
-
-
-def calendar_range(current: timeframes.Range) -> timeframes.Range:
-    """``current`` for calendar dates: the local dates whose day starts inside it, as a UTC range.
-
-    The same dates for every viewer: This month in New York or in Tokyo is
-    ``[first of the month 00:00Z, first of the next 00:00Z)``; a to-date range includes today.
-    """
-    if current.tz is UTC:
-        return current
-    return replace(current, start=_floating(current.start, current.tz), end=_floating(current.end, current.tz), tz=UTC)
-
-
 def range_for(metric, current: timeframes.Range) -> timeframes.Range:
     """The stored instants ``current`` covers for ``metric``: itself, or its calendar_range."""
-    return calendar_range(current) if is_calendar(metric) else current
+    return timeframes.calendar_range(current) if is_calendar(metric) else current
 
 
 def datapoints(metric, current: timeframes.Range):
@@ -222,7 +203,7 @@ def aggregate(
     week_start = current.week_start if week_start is None else timeframes._week_start(week_start)
     viewer_zone = zone
     if is_calendar(metric):
-        current = calendar_range(current)
+        current = timeframes.calendar_range(current)
         zone = current.tz
 
     queryset = _datapoints().filter(metric_id=metric.pk, timestamp__gte=current.start, timestamp__lt=current.end)
@@ -285,11 +266,11 @@ def _kinds(metrics) -> tuple[list, list]:
 
 def _in_kinds(period: timeframes.Range, calendar_ids) -> Q:
     """The datapoints of ``period``: the instants in it, and for the metrics in ``calendar_ids``
-    the dates of its local days (:func:`calendar_range`)."""
+    the dates of its local days (:func:`builder.timeframes.calendar_range`)."""
     if not calendar_ids:
         return _in(period)
     return (_in(period) & ~Q(metric_id__in=calendar_ids)) | (
-        _in(calendar_range(period)) & Q(metric_id__in=calendar_ids)
+        _in(timeframes.calendar_range(period)) & Q(metric_id__in=calendar_ids)
     )
 
 
@@ -317,7 +298,7 @@ def totals(metrics, current: timeframes.Range, previous: timeframes.Range | bool
         for kind, ids in ((False, [m.pk for m in instant]), (True, [m.pk for m in calendar])):
             if not ids:
                 continue
-            windows = [calendar_range(r) if kind else r for r in periods.values()]
+            windows = [timeframes.calendar_range(r) if kind else r for r in periods.values()]
             conditions.append(
                 Q(
                     metric_id__in=ids,
@@ -353,7 +334,7 @@ def totals(metrics, current: timeframes.Range, previous: timeframes.Range | bool
         for name, period in periods.items():
             if calendar_ids:
                 # Each metric's own bounds for the period (its kind's), compared on the index.
-                dated = calendar_range(period)
+                dated = timeframes.calendar_range(period)
                 for edge in ("start", "end"):
                     bounds[f"{name}_{edge}"] = Case(
                         When(pk__in=calendar_ids, then=Value(getattr(dated, edge))),
@@ -414,7 +395,7 @@ def series(metrics, current: timeframes.Range, by: str = "day", *, week_start: i
     if instant:
         _series_found(instant, current, by, week_start, found)
     if calendar:
-        _series_found(calendar, calendar_range(current), by, week_start, found)
+        _series_found(calendar, timeframes.calendar_range(current), by, week_start, found)
     keys = timeframes.bucket_keys(current, by, week_start)
     return {m.pk: _fill(keys, found[m.pk], current.tz, m.aggregation) for m in metrics}
 

@@ -7,7 +7,7 @@
   ones whose date falls outside the window are left out (they belong to another window, and
   keeping them would duplicate them on the next sync). For a metric of calendar dates
   (``Metric.date_kind``, stored as midnight UTC of each date) "inside the window" means the
-  local dates whose day starts inside the window (``calendar_span``): a window of 1 to 7 October
+  local dates whose day starts inside the window (``builder.timeframes.calendar_span``): a window of 1 to 7 October
   in New York replaces the rows from 2026-10-01T00:00Z up to, not including, 2026-10-08T00:00Z.
 
 Nothing is dropped in silence: every point left out (outside the window, no date, a date the
@@ -29,7 +29,7 @@ import json
 import operator
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime
 from functools import reduce
 from typing import Any
 
@@ -37,8 +37,7 @@ from django.db import connection, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
-from builder import dates
-from builder.timeframes import start_of_day
+from builder import dates, timeframes
 from syncs.errors import DefinitionChanged, LeaseLost
 from syncs.models import Datapoint, MetricSync, SyncRun
 from syncs.signals import sync_finished
@@ -186,7 +185,7 @@ def _datapoints(write, now):
         write.dropped.examples = {reason: list(examples) for reason, examples in before.examples.items()}
     source = getattr(write.points, "source", None)
     if mode == "field" and _calendar(write.metric):
-        low, high = calendar_span(write.window)
+        low, high = timeframes.calendar_span(write.window)
 
         def inside(moment):
             return low <= moment < high
@@ -215,21 +214,6 @@ def _shown(metric, moment) -> str:
 
 def _calendar(metric) -> bool:
     return getattr(metric, "date_kind", "instant") == "calendar"
-
-
-def _date_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, UTC)
-
-
-def calendar_span(window) -> tuple[datetime, datetime]:
-    """``[low, high)``: the stored instants (midnight UTC of each date) of the local dates whose day
-    starts inside ``window`` (both ends included, in the window's zone)."""
-    zone = window.tz
-    first = window.start.astimezone(zone).date()
-    if start_of_day(first, zone) < window.start:
-        first += timedelta(days=1)
-    last = window.end.astimezone(zone).date()  # its day starts at or before the end
-    return _date_start(first), _date_start(max(last + timedelta(days=1), first))
 
 
 def _refuse_stale(writes, token):
@@ -303,7 +287,7 @@ def _replaced(stored) -> Q:
     for write in stored:
         mode = write.metric.date_mode
         if mode == "field" and _calendar(write.metric):
-            key = ("calendar", *calendar_span(write.window))
+            key = ("calendar", *timeframes.calendar_span(write.window))
         elif mode == "field":
             key = (mode, write.window.start, write.window.end)
         elif mode == "dynamic":

@@ -153,7 +153,7 @@ def test_a_window_replaces_the_rows_of_its_local_dates(db):
     assert stored == [("2026-09-30", 1.0), ("2026-10-01", 5.0), ("2026-10-07", 6.0), ("2026-10-08", 1.0)]
     # The rolling window up to now includes today's date.
     today = timeframes.sync_window(datetime(2026, 10, 9, 1, tzinfo=UTC), 1, "Asia/Kolkata")
-    assert storage.calendar_span(today) == (_at("2026-10-08"), _at("2026-10-10"))
+    assert timeframes.calendar_span(today) == (_at("2026-10-08"), _at("2026-10-10"))
 
 
 def test_the_migration_moves_existing_calendar_datapoints(db, vtiger):
