@@ -79,7 +79,7 @@ def board_detail(request, uuid, tile_form=None):
     board = _board_or_404(uuid)
     context = {
         "board": board,
-        "tiles": _tile_summaries(board, request.user.profile.time_zone),
+        "tiles": _tile_summaries(board, timeframes.user_zone(request.user)),
         "tile_form": tile_form or TileForm(),
         "rename_form": BoardForm(instance=board),
         "has_metrics": Metric.objects.exists(),

@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 
 from accounts.roles import may_change, member_required, require_owner
+from builder import timeframes
 from builder.models import Metric
 from dashboards import comparison, goals, queries
 from dashboards.models import Goal
@@ -75,7 +76,7 @@ def goal_list(request, uuid):
         goal.save()
         messages.success(request, "Goal set. The metric keeps syncing while the goal exists.")
         return redirect("dashboards:goals", uuid=metric.uuid)
-    tz = request.user.profile.time_zone
+    tz = timeframes.user_zone(request.user)
     rows = []
     for goal in metric.goals.all():
         period, result = progress_of(goal, tz)
