@@ -97,6 +97,9 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         record = run.as_dict()
         record["tz"] = timeframes.zone_name(zone)
+        for name in ("window_start", "window_end"):  # in UTC, whichever offset the window was written in
+            moment = getattr(run, name)
+            record[name] = moment.astimezone(UTC).isoformat() if moment else None
         if options["json"]:
             self.stdout.write(json.dumps(record))
         else:
@@ -114,13 +117,14 @@ class Command(BaseCommand):
         end = timeframes.latest_end(last, zone)
         if end.astimezone(UTC) > now and now >= start:
             end = now.astimezone(zone)  # nothing after now to fetch
-        return timeframes.Window(start=start, end=end, tz=zone)
+        return timeframes.Window(start=start.astimezone(zone), end=end, tz=zone)
 
     @staticmethod
     def _words(run, dates):
         lines = [f"{run.get_kind_display()} sync of {run.metric.name!r}: {run.get_status_display().lower()}.", dates]
         if run.window_start:
-            lines.append(f"Window: {run.window_start.isoformat()} to {run.window_end.isoformat()}")
+            start, end = run.window_start.astimezone(UTC), run.window_end.astimezone(UTC)
+            lines.append(f"Window: {start.isoformat()} to {end.isoformat()}")
         lines.append(
             f"{run.requests} request{'s' if run.requests != 1 else ''}, "
             f"{run.pages} page{'s' if run.pages != 1 else ''}, "
