@@ -4,6 +4,7 @@
     MetricFactory()                          # New leads on an offline Vtiger connection, with an owner
     MetricFactory(connection=vtiger, owner=None, window_days=60)
     MetricFactory(name="Revenue", current=True)   # holds the datapoints a test writes: no request sent
+    MetricFactory(closing=True, connection=vtiger)   # Won amount per closing date (a calendar date)
     DatapointFactory(metric=metric, timestamp=when, value=3)   # synced when it happened
     point(metric, when, 3, "north")          # the same, positionally
     datapoints(metric, [(when, value), (when, value, "north")], synced_at=NOW)   # one INSERT
@@ -25,6 +26,10 @@ from syncs.models import Datapoint, SyncRun
 from tests.connections.factories import VtigerConnectionFactory
 
 LEADS_QUERY = "SELECT createdtime FROM Leads WHERE createdtime >= '{{start}}' AND createdtime <= '{{end}}' ORDER BY id;"
+DEALS_QUERY = (
+    "SELECT amount, closingdate FROM Potentials WHERE closingdate >= '{{start:YYYY-MM-DD}}' "
+    "AND closingdate <= '{{end:YYYY-MM-DD}}' ORDER BY id;"
+)
 
 
 class UserFactory(DjangoModelFactory):
@@ -51,6 +56,9 @@ class MetricFactory(DjangoModelFactory):
     `current=True` is a metric the test fills itself: no connection, no owner, one current value
     (date mode None), so using it plans no backfill. `used_on="screen"` (or ("databoard", 7)) puts
     it in use through `syncs.uses.add_use`.
+
+    `closing=True` is the won amount per closing date: Vtiger's closingdate, a calendar date
+    (YYYY-MM-DD), summed, over a 30-day window and 120 days of history.
     """
 
     class Meta:
@@ -67,6 +75,15 @@ class MetricFactory(DjangoModelFactory):
             date_field="",
             date_format="",
             expression="$number(result[0].count)",
+        )
+        closing = factory.Trait(
+            params=factory.LazyFunction(lambda: [["query", DEALS_QUERY]]),
+            date_field="closingdate",
+            date_format="YYYY-MM-DD",
+            expression='result.{"value": $number(amount), "date": closingdate}',
+            aggregation="sum",
+            window_days=30,
+            history_days=120,
         )
 
     name = factory.Sequence(lambda n: f"Metric {n}")

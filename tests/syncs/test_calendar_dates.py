@@ -21,14 +21,10 @@ from builder.models import Metric
 from dashboards import queries
 from syncs import engine, storage
 from syncs.models import Datapoint, MetricSync
-from tests.factories import UserFactory
+from tests.factories import DatapointFactory, MetricFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
-DEALS_QUERY = (
-    "SELECT amount, closingdate FROM Potentials WHERE closingdate >= '{{start:YYYY-MM-DD}}' "
-    "AND closingdate <= '{{end:YYYY-MM-DD}}' ORDER BY id;"
-)
 VIEWERS = ["America/New_York", "UTC", "Asia/Kolkata", "Asia/Tokyo", "Pacific/Chatham"]
 
 
@@ -40,21 +36,7 @@ def owner_in(zone):
 
 
 def closing_metric(connection, owner, name):
-    return Metric.objects.create(
-        name=name,
-        owner=owner,
-        connection=connection,
-        endpoint="query",
-        params=[["query", DEALS_QUERY]],
-        pagination={"type": "vtiger"},
-        date_mode="field",
-        date_field="closingdate",
-        date_format="YYYY-MM-DD",
-        expression='result.{"value": $number(amount), "date": closingdate}',
-        aggregation="sum",
-        window_days=30,
-        history_days=120,
-    )
+    return MetricFactory(closing=True, name=name, owner=owner, connection=connection)
 
 
 def whole_days(first, last, zone):
@@ -138,8 +120,8 @@ def _at(day):
 
 
 def test_a_window_replaces_the_rows_of_its_local_dates(db):
-    metric = Metric.objects.create(
-        name="Closing", endpoint="query", expression="result", date_mode="field", date_format="YYYY-MM-DD"
+    metric = MetricFactory(
+        current=True, name="Closing", expression="result", date_mode="field", date_format="YYYY-MM-DD"
     )
     old = ["2026-09-30", "2026-10-01", "2026-10-07", "2026-10-08"]
     now = datetime(2026, 12, 1, tzinfo=UTC)
@@ -162,8 +144,14 @@ def test_the_migration_moves_existing_calendar_datapoints(db, vtiger):
     now = datetime(2026, 12, 1, tzinfo=UTC)
 
     def metric(name, fmt, zone=""):
-        created = Metric.objects.create(
-            name=name, endpoint="q", expression="r", date_mode="field", date_format=fmt, date_timezone=zone
+        created = MetricFactory(
+            current=True,
+            name=name,
+            endpoint="q",
+            expression="r",
+            date_mode="field",
+            date_format=fmt,
+            date_timezone=zone,
         )
         Metric.objects.filter(pk=created.pk).update(date_kind="instant", connection=vtiger)  # as before 0002
         return created
@@ -177,7 +165,7 @@ def test_the_migration_moves_existing_calendar_datapoints(db, vtiger):
         leads: datetime(2026, 10, 1, 4, 30, tzinfo=UTC),
     }
     for owner, stamp in stamps.items():
-        Datapoint.objects.create(metric=owner, timestamp=stamp, value=1, synced_at=now)
+        DatapointFactory(metric=owner, timestamp=stamp, value=1, synced_at=now)
     kinds.set_kinds(apps, None)
     moves.forward(apps, None)
     assert dict(Metric.objects.values_list("name", "date_kind")) == {
