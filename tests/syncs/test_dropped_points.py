@@ -20,6 +20,7 @@ from builder.models import Metric
 from syncs import dispatcher, engine, runner, uses
 from syncs.models import Datapoint, MetricSync, SyncRun
 from tests.connections.factories import custom_connection
+from tests.factories import MetricFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -48,19 +49,18 @@ def whole_days(first, last, zone):
 def echo_metric(sandbox, records, name="Won amount (echoed)", connection=None):
     """A closingdate metric whose request POSTs ``records`` to the sandbox's echo API, which answers them."""
     connection = connection or custom_connection(sandbox.url, options={"allowed_methods": ["GET", "POST"]})
-    metric = Metric.objects.create(
+    metric = MetricFactory(
+        closing=True,
         name=name,
+        owner=None,
         connection=connection,
         method="POST",
         endpoint="echo",
+        params=[],
+        pagination={},
         body={"result": records},
-        date_mode="field",
-        date_field="closingdate",
-        date_format="YYYY-MM-DD",
         expression='json.result.{"value": $number(amount), "date": closingdate}',
-        aggregation="sum",
         window_days=31,
-        history_days=120,
     )
     MetricSync.objects.create(metric=metric)
     return metric
@@ -116,18 +116,13 @@ def test_a_vtiger_deal_outside_the_window_is_counted_and_named(sandbox, vtiger):
         f"SELECT amount, closingdate FROM Potentials WHERE closingdate >= '{since.isoformat()}' "  # noqa: S608 - VTQL
         "AND closingdate <= '{{end:YYYY-MM-DD}}' ORDER BY id;"
     )
-    metric = Metric.objects.create(
+    metric = MetricFactory(
+        closing=True,
         name="Won amount (wide query)",
+        owner=None,
         connection=vtiger,
-        endpoint="query",
         params=[["query", query]],
-        pagination={"type": "vtiger"},
-        date_mode="field",
-        date_field="closingdate",
-        date_format="YYYY-MM-DD",
-        expression='result.{"value": $number(amount), "date": closingdate}',
         window_days=21,
-        history_days=120,
     )
     MetricSync.objects.create(metric=metric)
     deals = sorted(
