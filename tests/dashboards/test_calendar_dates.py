@@ -26,7 +26,7 @@ from dashboards import alerts, queries, scorecards
 from dashboards.models import Alert, Goal, Scorecard
 from dashboards.views.goals import progress_of
 from syncs.models import Datapoint
-from tests.factories import UserFactory
+from tests.factories import MetricFactory, UserFactory
 
 ZONES = ["America/New_York", "Asia/Tokyo", "Pacific/Chatham", "Asia/Kolkata", "UTC"]
 PROPERTY_ZONES = [
@@ -44,9 +44,9 @@ OCTOBER = {date(2026, 10, 1): 100.0, date(2026, 10, 31): 250.0}
 
 
 def deals_metric(name="Won amount", aggregation="sum", date_format=dates.DATE, date_field="closingdate"):
-    return Metric.objects.create(
+    return MetricFactory(
+        current=True,
         name=name,
-        endpoint="query",
         expression="result",
         aggregation=aggregation,
         date_mode="field",

@@ -8,16 +8,16 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from builder.models import Metric
 from dashboards import exports
 from syncs.models import Datapoint
+from tests.factories import MetricFactory
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 ATTACKS = ["=cmd|' /C calc'!A0", "@SUM(1)", "+SUM(1,2)", "-2+3", "\tTAB", "\rCR", "＝1+1"]
 
 
 def _metric(owner, name="Deals won"):
-    return Metric.objects.create(name=name, owner=owner, endpoint="query", expression="x", aggregation="sum")
+    return MetricFactory(current=True, name=name, owner=owner, expression="x")
 
 
 def _csv_rows(client, metric):

@@ -2,12 +2,11 @@
 them (403, as alerts and scorecards answer), and does not see the buttons."""
 
 import pytest
-from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import reverse
 
 from dashboards.models import Databoard, Goal, Tile
-from tests.factories import MetricFactory
+from tests.factories import MetricFactory, UserFactory
 
 
 @pytest.fixture
@@ -29,10 +28,9 @@ def goal(analyst_user, metric):
 
 
 @pytest.fixture
-def clients(analyst_user, admin_user, django_user_model):
+def clients(analyst_user, admin_user):
     """A client per role towards a thing Alan (an analyst) owns."""
-    other = django_user_model.objects.create_user(username="grace")
-    other.groups.add(Group.objects.get_or_create(name="analyst")[0])
+    other = UserFactory(username="grace", role="analyst")
     out = {}
     for name, user in (("owner", analyst_user), ("other analyst", other), ("admin", admin_user)):
         out[name] = Client()
