@@ -14,14 +14,14 @@ from django.core import mail
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from builder.definitions import from_metric
-from builder.models import Draft, Metric
-from conftest import PASSWORD
+from builder.models import Draft
 from dashboards import alerts as alert_service
 from dashboards import scorecards
 from dashboards.models import Alert, AlertEvent, Databoard, Goal, Scorecard, Tile
 from syncs.models import Datapoint, Notification, SyncRun
 from syncs.uses import add_use
 from tests.connections.factories import custom_connection
+from tests.factories import MetricFactory, SyncRunFactory, UserFactory
 
 SCRIPT = "<script>alert(1)</script>"
 ATTRIBUTE = '"><img src=x onerror=alert(1)>'
@@ -37,18 +37,16 @@ def _evil(label):
 
 
 @pytest.fixture
-def world(db, django_user_model, sandbox):
+def world(db, sandbox):
     """One of everything, every text field carrying the payloads."""
-    from django.contrib.auth.models import Group
 
     def user(name, role):
-        made = django_user_model.objects.create_user(
-            username=_evil(name)[:150], password=PASSWORD, email=f"{name}{ATTRIBUTE}@example.com"[:254]
+        return UserFactory(
+            username=_evil(name)[:150],
+            first_name=_evil(name)[:150],
+            email=f"{name}{ATTRIBUTE}@example.com"[:254],
+            role=role,
         )
-        made.first_name = _evil(name)[:150]
-        made.save()
-        made.groups.add(Group.objects.get_or_create(name=role)[0])
-        return made
 
     admin, analyst = user("admin", "admin"), user("analyst", "analyst")
     connection = custom_connection(
@@ -64,7 +62,7 @@ def world(db, django_user_model, sandbox):
             "test_path": "/" + PAYLOAD,
         },
     )
-    metric = Metric.objects.create(
+    metric = MetricFactory(
         name=_evil("Metric"),
         description=_evil("Description"),
         owner=analyst,
@@ -72,10 +70,12 @@ def world(db, django_user_model, sandbox):
         endpoint="/" + PAYLOAD,
         params=[[PAYLOAD, PAYLOAD]],
         headers=[["X-Evil", PAYLOAD]],
+        pagination={},
         date_mode="field",
         date_field=PAYLOAD,
         date_format=PAYLOAD,
         expression=f'"{PAYLOAD}"',
+        history_days=365,
     )
     now = datetime.now(UTC)
     Datapoint.objects.bulk_create(
@@ -85,7 +85,7 @@ def world(db, django_user_model, sandbox):
         for day in range(1, 40)
     )
     add_use(metric, "screen")
-    SyncRun.objects.create(
+    SyncRunFactory(
         metric=metric,
         status=SyncRun.Status.FAILED,
         started_at=now,
