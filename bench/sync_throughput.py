@@ -117,7 +117,6 @@ def due_lead_metrics(server, count, *, window_days, rate_limit_per_minute=None):
     from builder.models import Metric
     from connections.models import Connection
     from sandbox import DEMO_ACCESS_KEY, DEMO_USERNAME
-    from syncs import engine
     from syncs.models import MetricSync
 
     connection = Connection(
@@ -147,10 +146,7 @@ def due_lead_metrics(server, count, *, window_days, rate_limit_per_minute=None):
     ]
     due = timezone.now() - timezone.timedelta(minutes=1)
     MetricSync.objects.bulk_create(
-        [
-            MetricSync(metric=m, in_use=True, next_sync_at=due, definition_hash=engine.definition_hash(m))
-            for m in metrics
-        ]
+        [MetricSync(metric=m, in_use=True, next_sync_at=due, definition_hash=m.definition_hash()) for m in metrics]
     )
     return metrics
 

@@ -6,12 +6,15 @@ product.md: see `builder.definitions`. The draft keeps that dict while the
 analyst moves through the wizard, so Back never loses anything.
 """
 
+import copy
+import hashlib
+import json
 import uuid
 
 from django.conf import settings
 from django.db import models
 
-from builder import dates
+from builder import dates, timeframes
 
 
 class DateMode(models.TextChoices):
@@ -43,6 +46,26 @@ class NumberFormat(models.TextChoices):
 class Trend(models.TextChoices):
     UP = "up", "Trending UP is positive"
     DOWN = "down", "Trending DOWN is positive"
+
+
+# The fields that decide what a metric's data are; an edit of any re-syncs its history
+# (``Metric.definition_hash``).
+DEFINITION_FIELDS = (
+    "connection_id",
+    "method",
+    "endpoint",
+    "params",
+    "headers",
+    "body",
+    "pagination",
+    "date_mode",
+    "date_field",
+    "date_format",
+    "date_timezone",
+    "expression",
+    "window_days",
+    "history_days",
+)
 
 
 class Metric(models.Model):
@@ -112,6 +135,40 @@ class Metric(models.Model):
     @property
     def calendar_dates(self) -> bool:
         return self.date_kind == DateKind.CALENDAR
+
+    @property
+    def zone(self) -> str:
+        """Where the metric's sync windows begin their days: its owner's zone, UTC without an owner."""
+        return timeframes.user_zone(self.owner)
+
+    @property
+    def request_spec(self) -> dict:
+        """The request as ``builder.fetching`` sends it (the ``request`` of a definition, copied)."""
+        return {
+            "method": self.method,
+            "endpoint": self.endpoint,
+            "params": [list(pair) for pair in self.params or []],
+            "headers": [list(pair) for pair in self.headers or []],
+            "body": copy.deepcopy(self.body),
+            "pagination": copy.deepcopy(self.pagination) or {"type": "none"},
+        }
+
+    def definition_hash(self) -> str:
+        """A digest of the fields that decide the metric's data (``DEFINITION_FIELDS``)."""
+        values = {name: getattr(self, name) for name in DEFINITION_FIELDS}
+        text = json.dumps(values, sort_keys=True, default=str, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def copy(self, *, name: str, owner) -> "Metric":
+        """A new metric, saved, with this one's definition as stored, under ``name`` and owned by ``owner``."""
+        duplicate = Metric.objects.get(pk=self.pk)  # as stored, not as this instance may have been changed
+        duplicate.pk = None
+        duplicate._state.adding = True
+        duplicate.uuid = uuid.uuid4()
+        duplicate.name = name
+        duplicate.owner = owner
+        duplicate.save()
+        return duplicate
 
 
 class Draft(models.Model):

@@ -7,8 +7,8 @@ zone or where a day begins.
 Zones
 -----
 :func:`user_zone` is a user's profile time zone, else ``FALLBACK_ZONE`` (UTC): the one rule
-for the wizard, the screen, alerts and scorecards. :func:`metric_zone` is the zone a metric's
-syncs cut their days in: its owner's zone, UTC for a metric without an owner.
+for the wizard, the screen, alerts and scorecards. ``builder.models.Metric.zone`` is the zone a
+metric's syncs cut their days in: its owner's zone, UTC for a metric without an owner.
 
 Local days
 ----------
@@ -240,11 +240,6 @@ def user_zone(user: Any) -> str:
     """A user's time zone: the profile's, else ``FALLBACK_ZONE`` (no user, no profile, anonymous)."""
     profile = getattr(user, "profile", None) if user is not None else None
     return getattr(profile, "time_zone", None) or FALLBACK_ZONE
-
-
-def metric_zone(metric: Any) -> str:
-    """Where a metric's sync windows begin their days: its owner's zone, UTC without an owner."""
-    return user_zone(getattr(metric, "owner", None))
 
 
 def zone_name(tz: tzinfo) -> str:

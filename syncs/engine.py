@@ -16,8 +16,6 @@ through ``fetch`` below, which waits on the connection's shared budget before ev
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
 import time
@@ -40,23 +38,6 @@ from syncs.models import MetricSync, SyncRun
 
 logger = logging.getLogger(__name__)
 
-# The fields that decide what a metric's data are; an edit of any re-syncs its history.
-DEFINITION_FIELDS = (
-    "connection_id",
-    "method",
-    "endpoint",
-    "params",
-    "headers",
-    "body",
-    "pagination",
-    "date_mode",
-    "date_field",
-    "date_format",
-    "date_timezone",
-    "expression",
-    "window_days",
-    "history_days",
-)
 EVALUATE_TIMEOUT_MS = 5000
 
 
@@ -85,12 +66,6 @@ class DefinitionProblem(Exception):
 # ---------------------------------------------------------------- the metric's zone and windows
 
 
-def definition_hash(metric) -> str:
-    values = {name: getattr(metric, name) for name in DEFINITION_FIELDS}
-    text = json.dumps(values, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def _widens(metric) -> bool:
     """Whether the history's outer edge is widened for this metric: instants read from a field.
 
@@ -115,7 +90,7 @@ def rolling_window(metric, now: datetime | None = None) -> timeframes.Window:
     Otherwise it starts where the newest backfill window ends.
     """
     now = now or timezone.now()
-    window = timeframes.sync_window(now, metric.window_days, timeframes.metric_zone(metric))
+    window = timeframes.sync_window(now, metric.window_days, metric.zone)
     if _widens(metric) and int(metric.window_days) >= int(metric.history_days):
         first = window.start.astimezone(window.tz).date()
         return timeframes.Window(start=timeframes.earliest_start(first, window.tz), end=window.end, tz=window.tz)
@@ -133,7 +108,7 @@ def backfill_plan(metric, now: datetime | None = None) -> tuple[date, int]:
     ``anchor`` is the rolling window's first local date in the metric's zone.
     """
     now = now or timezone.now()
-    window = timeframes.sync_window(now, metric.window_days, timeframes.metric_zone(metric))
+    window = timeframes.sync_window(now, metric.window_days, metric.zone)
     anchor = window.start.astimezone(window.tz).date()
     days = max(0, (anchor - _earliest(metric, window.tz, now)).days)
     if metric.date_mode != "field":
@@ -151,7 +126,7 @@ def backfill_window(metric, anchor: date, index: int, now: datetime | None = Non
     ``builder.timeframes``, "Whole local days for every viewer". The sync stores and replaces
     exactly this window, so the extra hours are fetched and stored, never deleted unfetched.
     """
-    zone = timeframes.get_zone(timeframes.metric_zone(metric))
+    zone = timeframes.get_zone(metric.zone)
     size = backfill_days(metric)
     last = anchor - timedelta(days=index * size + 1)
     first = last - timedelta(days=size - 1)
@@ -226,17 +201,6 @@ def fetch(
     result.cap_hit = pager.cap_hit
     result.data = pager.merged()
     return result
-
-
-def _request_spec(metric) -> dict:
-    return {
-        "method": metric.method,
-        "endpoint": metric.endpoint,
-        "params": metric.params or [],
-        "headers": metric.headers or [],
-        "body": metric.body,
-        "pagination": metric.pagination or {"type": "none"},
-    }
 
 
 # ---------------------------------------------------------------- evaluating and stamping
@@ -408,7 +372,7 @@ def collect(metric, window, client, *, fetched, limiter=None, heartbeat=None, fi
     """
     zone = metric.connection.data_timezone
     options = {"limiter": limiter, "on_page": heartbeat, "result": fetched, "first_wait_s": first_wait_s}
-    fetch(client, _request_spec(metric), window, zone, **options)
+    fetch(client, metric.request_spec, window, zone, **options)
     return to_points(metric, fetched.data, zone)
 
 
@@ -485,7 +449,7 @@ def run(
             stamp=planned_at,
             token=token,
             release=bool(token),
-            expected_hash=definition_hash(metric),
+            expected_hash=metric.definition_hash(),
             run=sync_run,
             fetched=fetched,
             backfill_index=backfill_index,

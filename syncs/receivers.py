@@ -12,7 +12,7 @@ from builder.models import Metric
 from builder.signals import metric_saved
 from config.pool import pool_process_lost
 from connections.signals import connection_deleting, connection_tested
-from syncs import engine, services, uses
+from syncs import services, uses
 from syncs.models import Datapoint, MetricSync
 
 logger = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def resync_on_definition_change(sender, instance, created, raw=False, **kwargs):
     """An edited definition makes the stored data stale: drop them and sync the history again."""
     if created or raw:
         return
-    new_hash = engine.definition_hash(instance)
+    new_hash = instance.definition_hash()
     with transaction.atomic():
         state = MetricSync.objects.select_for_update().filter(metric=instance).first()
         if state is None or not state.definition_hash or state.definition_hash == new_hash:

@@ -210,7 +210,7 @@ def execute_batch(metric_ids: list[int], token: str, planned_at: datetime | str 
                 [],
                 window,
                 stamp=planned_at,
-                expected_hash=engine.definition_hash(metric),
+                expected_hash=metric.definition_hash(),
                 run=engine.new_run(metric, window, token=token),
                 next_sync_at=planned_at + services.interval(metric),
             )

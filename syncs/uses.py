@@ -58,7 +58,7 @@ def activate(metric, state: MetricSync):
     state.in_use = True
     state.next_sync_at = now
     if not state.definition_hash:
-        state.definition_hash = engine.definition_hash(metric)
+        state.definition_hash = metric.definition_hash()
     state.save(update_fields=["in_use", "next_sync_at", "definition_hash", "updated_at"])
     start_backfill(metric, state, now)
 

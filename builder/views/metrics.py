@@ -95,13 +95,7 @@ def metric_edit(request, uuid):
 def metric_duplicate(request, uuid):
     metric = _metric_or_404(uuid)
     with transaction.atomic():
-        copy = Metric.objects.get(pk=metric.pk)
-        copy.pk = None
-        copy._state.adding = True
-        copy.uuid = uuid_lib.uuid4()
-        copy.name = definitions.unique_name(metric.name)
-        copy.owner = request.user
-        copy.save()
+        copy = metric.copy(name=definitions.unique_name(metric.name), owner=request.user)
     messages.success(request, f"Created “{copy.name}”, a copy of “{metric.name}”.")
     return redirect("builder:metric", uuid=copy.uuid)
 

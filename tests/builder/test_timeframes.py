@@ -215,11 +215,6 @@ class _User:
             self.profile = _Profile(time_zone)
 
 
-class _Metric:
-    def __init__(self, owner):
-        self.owner = owner
-
-
 @pytest.mark.parametrize(
     ("user", "zone"),
     [
@@ -231,4 +226,3 @@ class _Metric:
 )
 def test_whose_zone(user, zone):
     assert timeframes.user_zone(user) == zone
-    assert timeframes.metric_zone(_Metric(user)) == zone

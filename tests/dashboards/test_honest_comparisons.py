@@ -47,7 +47,7 @@ def _store(metric, window, backfill_index=None):
         stamp=NOW,
         run=run,
         backfill_index=backfill_index,
-        expected_hash=engine.definition_hash(metric),
+        expected_hash=metric.definition_hash(),
     )
 
 

@@ -66,7 +66,7 @@ def test_window_is_cut_in_the_owners_zone_and_rendered_in_utc(sandbox, vtiger):
     owner.profile.save()
     metric = leads_metric(vtiger, owner=owner, window_days=3)
     metric.refresh_from_db()
-    assert timeframes.metric_zone(metric) == "Asia/Kolkata"
+    assert metric.zone == "Asia/Kolkata"
     now = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
     window = engine.rolling_window(metric, now)
     # Local midnight in Kolkata (UTC+5:30) is 18:30 UTC the day before.
@@ -205,7 +205,7 @@ def test_storage_records_the_definition_and_releases_the_lease(sandbox, vtiger):
     due = timezone.now() + timedelta(hours=1)
     engine.run(metric, engine.rolling_window(metric), token="mine", release_next_sync_at=due)
     state = MetricSync.objects.get(metric=metric)
-    assert state.definition_hash == engine.definition_hash(metric)
+    assert state.definition_hash == metric.definition_hash()
     assert (state.claimed_by, state.claimed_at, state.heartbeat_at, state.next_sync_at) == ("", None, None, due)
     assert state.last_synced_at is not None and state.consecutive_failures == 0
 

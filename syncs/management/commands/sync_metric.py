@@ -65,7 +65,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         metric = find_metric(options["metric"])
-        zone_name = options["tz"] or timeframes.metric_zone(metric)
+        zone_name = options["tz"] or metric.zone
         try:
             zone = timeframes.get_zone(zone_name)
         except ValueError as exc:
