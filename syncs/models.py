@@ -163,6 +163,9 @@ class SyncRun(models.Model):
     warning = models.TextField(blank=True)
     error = models.TextField(blank=True)  # in plain words
     error_kind = models.CharField(max_length=32, blank=True)
+    # A failed attempt that will be tried again: when (its task is queued with that countdown).
+    # Null for a run that is final; a view tells "retrying" from "gave up" by this, not the words.
+    retry_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at", "-pk"]
@@ -205,6 +208,7 @@ class SyncRun(models.Model):
             "warning": self.warning,
             "error": self.error,
             "error_kind": self.error_kind,
+            "retry_at": self.retry_at.isoformat() if self.retry_at else None,
         }
 
 
