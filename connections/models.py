@@ -16,6 +16,9 @@ class Connection(models.Model):
         VTIGER_SELFHOSTED = "vtiger-selfhosted", "Vtiger self-hosted"
         CUSTOM = "custom", "Custom REST API"
 
+    # The integrations that speak Vtiger's web service (VTQL, 100-row pages, NxM ids).
+    VTIGER_INTEGRATIONS = (Integration.VTIGER, Integration.VTIGER_SELFHOSTED)
+
     class AuthType(models.TextChoices):
         NONE = "none", "None"
         BASIC = "basic", "Basic (username and password)"
@@ -68,6 +71,10 @@ class Connection(models.Model):
     def __repr__(self):
         # Deliberately names no field that could hold a credential.
         return f"<Connection {self.pk}: {self.name} ({self.integration})>"
+
+    @property
+    def is_vtiger(self) -> bool:
+        return self.integration in self.VTIGER_INTEGRATIONS
 
     # --- secrets ------------------------------------------------------------
 
