@@ -1,6 +1,7 @@
 """Sign-in throttling with django-axes: whose address a request comes from, and the page a
 refused sign-in gets. The settings (AXES_*) are in config/settings.py and the README."""
 
+from axes.models import AccessAttempt
 from django.conf import settings
 from django.db.models import Sum
 from django.shortcuts import render
@@ -24,8 +25,6 @@ def _minutes(delta):
 
 def account_locked(username) -> bool:
     """Whether the per-account rule refuses this username now (rather than the per-address one)."""
-    from axes.models import AccessAttempt
-
     if not username or "username" not in settings.AXES_LOCKOUT_PARAMETERS:
         return False
     failures = AccessAttempt.objects.filter(username=username).aggregate(n=Sum("failures_since_start"))["n"] or 0

@@ -136,13 +136,6 @@ def check_url(url, *, allow_private=False):
     return Target(target.scheme, target.host, target.port, addresses)
 
 
-def same_origin(url_a, url_b):
-    try:
-        return parse_target(url_a).origin == parse_target(url_b).origin
-    except EgressDenied:
-        return False
-
-
 def redact_url(url, extra_names=()):
     """`url` without userinfo and with credential-looking query values masked, for logs and messages."""
     try:

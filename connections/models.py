@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.views.decorators.debug import sensitive_variables
 
-from connections import secrets
+from connections import integrations, secrets
 from connections.errors import MASK
 
 
@@ -129,8 +129,7 @@ class Connection(models.Model):
 
     @property
     def integration_module(self):
-        from connections import integrations
-
+        """This connection's Integration (form, test, wire behaviour), from the catalogue."""
         return integrations.get_or_raise(self.integration)
 
 

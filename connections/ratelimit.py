@@ -26,10 +26,12 @@ import threading
 import time
 from datetime import UTC, datetime
 
+import redis
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from connections.errors import ConnectionProblem
+from connections.models import RateBucket
 
 logger = logging.getLogger(__name__)
 
@@ -131,8 +133,6 @@ class LimiterUnavailable(ConnectionProblem):
 
 class RedisStore(_Store):
     def __init__(self, url):
-        import redis
-
         self.errors = (redis.exceptions.RedisError, OSError)
         self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self._take = self._guarded(self.client.register_script(_TAKE))
@@ -178,8 +178,6 @@ def _dt(epoch):
 
 class DatabaseStore(_Store):
     def _locked(self, key):
-        from connections.models import RateBucket
-
         bucket = RateBucket.objects.select_for_update().filter(key=key).first()
         if bucket is None:
             try:

@@ -10,9 +10,10 @@ from urllib.parse import urlsplit
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from connections import integrations
+from connections import integrations, secrets
 from connections.errors import ConnectionProblem
-from connections.integrations.base import TestOutcome, status_for
+from connections.integrations import vtiger_selfhosted
+from connections.integrations.base import Integration, TestOutcome, failed_test_outcome, status_for
 from connections.models import Connection
 from connections.signals import connection_deleted, connection_deleting, connection_tested
 
@@ -22,7 +23,7 @@ Status = Connection.Status
 
 
 def _integration(integration):
-    return integration if isinstance(integration, integrations.Integration) else integrations.get_or_raise(integration)
+    return integration if isinstance(integration, Integration) else integrations.get_or_raise(integration)
 
 
 def _record(connection, outcome, now=None):
@@ -42,8 +43,6 @@ def _record(connection, outcome, now=None):
 
 
 def _forget_sessions(connection):
-    from connections.integrations import vtiger_selfhosted
-
     vtiger_selfhosted.forget_sessions(connection)
 
 
@@ -163,7 +162,7 @@ def test_connection(connection):
     try:
         outcome = integration.test(connection)
     except ConnectionProblem as problem:  # integrations return outcomes, but stay safe
-        outcome = TestOutcome(ok=False, status=status_for(problem), message=problem.message, kind=problem.kind)
+        outcome = failed_test_outcome(problem)
     _record(connection, outcome)
     connection.save(update_fields=["status", "last_error", "last_tested_at", "last_success_at", "updated_at"])
     connection_tested.send(sender=Connection, connection=connection, outcome=outcome)
@@ -213,8 +212,6 @@ def rotate_secrets():
     meanwhile (already encrypted with the new key) is never overwritten. Returns
     counts and the names that failed.
     """
-    from connections import secrets
-
     counts = {"rotated": 0, "empty": 0, "changed_meanwhile": 0, "failed": 0}
     failed_names = []
     for pk, name, token in Connection.objects.order_by("pk").values_list("pk", "name", "secrets_encrypted"):

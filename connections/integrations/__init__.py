@@ -2,22 +2,37 @@
 
 integrations.get("vtiger").form_class
 integrations.search("tvitger")  # -> [Vtiger, Vtiger self-hosted]
+
+This module imports nothing from the integrations: their forms and tests use the Connection
+model, and the model finds its integration here (``Connection.integration_module``), so the
+imports run one way. ``ConnectionsConfig.ready()`` registers the integrations once the models
+are loaded.
 """
 
 import re
 
 from rapidfuzz import fuzz
 
-from connections.integrations import custom_rest, vtiger_cloud, vtiger_selfhosted
-from connections.integrations.base import Integration, TestOutcome
+__all__ = ["REGISTRY", "all_integrations", "get", "get_or_raise", "register", "search"]
 
-__all__ = ["REGISTRY", "Integration", "TestOutcome", "all_integrations", "get", "get_or_raise", "search"]
-
-REGISTRY = {module.INTEGRATION.slug: module.INTEGRATION for module in (vtiger_cloud, vtiger_selfhosted, custom_rest)}
+# slug -> Integration, in catalogue order (the order of register()).
+REGISTRY = {}
 
 # A query word matches a catalogue word at or above this similarity (0-100):
 # one swapped or missing letter in a six-letter word still passes.
 MATCH_THRESHOLD = 75
+
+
+def register(*integrations):
+    """Add `integrations` to the catalogue, in the order given.
+
+    Registering the same one again changes nothing (Django may call ``ready()`` twice when apps are
+    reloaded); a different integration under a slug already taken is refused.
+    """
+    for integration in integrations:
+        registered = REGISTRY.setdefault(integration.slug, integration)
+        if registered is not integration:
+            raise ValueError(f"Another integration is already registered as {integration.slug!r}.")
 
 
 def get(slug):

@@ -93,7 +93,7 @@ def status_for(problem):
     return Status.ERROR
 
 
-def failed(problem: ConnectionProblem, *, html_prefix=""):
+def failed_test_outcome(problem: ConnectionProblem, *, html_prefix=""):
     """A failed TestOutcome for `problem`; `html_prefix` goes before "got an HTML page" messages."""
     message = problem.message
     if isinstance(problem, NotJSON) and problem.is_html and html_prefix:
@@ -145,8 +145,6 @@ class ConnectionForm(forms.Form):
     # form field name -> stored secret name
     secret_fields: dict = {}
     # Fields the template tucks under an "Advanced" disclosure.
-    advanced_fields: tuple = ()
-    # Fields the form shows folded under "Advanced".
     advanced_fields: tuple = ()
 
     name = forms.CharField(

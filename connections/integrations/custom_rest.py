@@ -14,7 +14,7 @@ from connections.integrations.base import (
     Status,
     TestOutcome,
     clean_http_url,
-    failed,
+    failed_test_outcome,
     rate_budget_field,
     secret_field,
 )
@@ -120,7 +120,7 @@ def test(connection):
         with Client(connection) as client:
             response = client.request("GET", test_path)
     except ConnectionProblem as problem:
-        return failed(problem)
+        return failed_test_outcome(problem)
     return TestOutcome(
         ok=True,
         status=Status.CONNECTED,

@@ -5,7 +5,7 @@ import base64
 from django import forms
 from django.views.decorators.debug import sensitive_variables
 
-from connections.client import Credentials, rate_limited
+from connections.client import Client, Credentials, rate_limited
 from connections.errors import (
     AuthRejected,
     BadEndpoint,
@@ -23,7 +23,7 @@ from connections.integrations.base import (
     Status,
     TestOutcome,
     clean_http_url,
-    failed,
+    failed_test_outcome,
     rate_budget_field,
     secret_field,
 )
@@ -157,16 +157,15 @@ def user_label(user):
 
 
 def test(connection):
-    from connections.client import Client
-
     try:
         with Client(connection) as client:
             response = client.request("GET", "me")
     except ConnectionProblem as problem:
-        return failed(problem, html_prefix="This doesn't look like a Vtiger API:")
+        return failed_test_outcome(problem, html_prefix="This doesn't look like a Vtiger API:")
     user = response.result
     if not isinstance(user, dict):
-        return failed(NotVtiger("The Vtiger 'me' call answered without a user record: check the instance URL."))
+        problem = NotVtiger("The Vtiger 'me' call answered without a user record: check the instance URL.")
+        return failed_test_outcome(problem)
     label = user_label(user) or "the Vtiger user"
     return TestOutcome(
         ok=True,

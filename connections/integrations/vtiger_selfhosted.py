@@ -22,7 +22,7 @@ from connections.integrations.base import (
     Status,
     TestOutcome,
     clean_http_url,
-    failed,
+    failed_test_outcome,
     rate_budget_field,
     secret_field,
 )
@@ -210,7 +210,7 @@ def test(connection):
             session = session_for(client, fresh=True)
             client.request("GET", "listtypes")
     except ConnectionProblem as problem:
-        return failed(problem, html_prefix="This doesn't look like a Vtiger webservice:")
+        return failed_test_outcome(problem, html_prefix="This doesn't look like a Vtiger webservice:")
     label = user_label(session.user) or connection.username
     return TestOutcome(
         ok=True,

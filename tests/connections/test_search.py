@@ -1,8 +1,11 @@
 """The catalogue search forgives case, partial words and small typos."""
 
+import dataclasses
+
 import pytest
 
 from connections import integrations
+from connections.models import Connection
 
 
 def slugs(text):
@@ -67,3 +70,20 @@ def test_every_integration_describes_itself():
     )
     assert integrations.get("custom").default_pagination == "none"
     assert dict(vtiger.details())["Available requests"] == "GET"
+
+
+def test_every_kind_of_connection_is_registered_in_catalogue_order():
+    assert list(integrations.REGISTRY) == [choice.value for choice in Connection.Integration]
+    assert [Connection(integration=slug).integration_module.slug for slug in integrations.REGISTRY] == list(
+        integrations.REGISTRY
+    )
+
+
+def test_registering_again_changes_nothing_and_a_taken_slug_is_refused():
+    vtiger = integrations.get("vtiger")
+    integrations.register(vtiger)  # ConnectionsConfig.ready() run a second time
+    assert list(integrations.REGISTRY) == ["vtiger", "vtiger-selfhosted", "custom"]
+    impostor = dataclasses.replace(integrations.get("custom"), slug="vtiger")
+    with pytest.raises(ValueError, match="Another integration is already registered as 'vtiger'"):
+        integrations.register(impostor)
+    assert integrations.get("vtiger") is vtiger
