@@ -21,7 +21,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-TRENDS = ("up", "down")
+from builder.models import Trend
+
 NOT_COMPARABLE = "no comparable data"
 
 
@@ -63,12 +64,14 @@ def _is_flat(current: float, previous: float) -> bool:
     return math.isclose(current, previous, rel_tol=1e-9, abs_tol=1e-12)
 
 
-def compare(current: float | None, previous: float | None, trend: str = "up", comparable: bool = True) -> Comparison:
+def compare(
+    current: float | None, previous: float | None, trend: str = Trend.UP, comparable: bool = True
+) -> Comparison:
     """Compare ``current`` with ``previous`` for a metric whose favourable trend is ``trend``.
 
     ``comparable``: False when the previous period reaches before the synced history.
     """
-    if trend not in TRENDS:
+    if trend not in Trend.values:
         raise ValueError(f"Unknown trend {trend!r}: choose up or down.")
     if not comparable:
         note = "the previous period reaches before the synced history"

@@ -1,6 +1,14 @@
-from django import forms
+"""The dashboards' forms: the date range picker, and the forms of databoards, tiles, goals,
+alerts and scorecards (the views only bind them and choose the response)."""
 
+from django import forms
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+
+from accounts.roles import ADMIN, ANALYST
 from builder import timeframes
+from builder.models import Metric
+from dashboards.models import Alert, Databoard, Goal, Scorecard, Tile
 
 # The longest custom range a screen will chart by day.
 MAX_CUSTOM_DAYS = 3 * 366
@@ -41,3 +49,106 @@ class RangeForm(forms.Form):
 def range_form(request):
     """The picker bound to the query string (GET), so every range is a shareable URL."""
     return RangeForm(request.GET if "range" in request.GET else None, initial={"range": "last_30_days"})
+
+
+class DataboardForm(forms.ModelForm):
+    class Meta:
+        model = Databoard
+        fields = ["name"]
+        labels = {"name": "Databoard name"}
+
+
+class TileForm(forms.ModelForm):
+    metric = forms.ModelChoiceField(queryset=Metric.objects.order_by("name"), empty_label="Choose a metric")
+
+    class Meta:
+        model = Tile
+        fields = ["metric", "kind", "date_range"]
+        labels = {"kind": "Show as", "date_range": "Date range"}
+
+
+class GoalForm(forms.ModelForm):
+    class Meta:
+        model = Goal
+        fields = ["target", "period", "start_date", "end_date"]
+        labels = {"start_date": "From (custom)", "end_date": "To (custom)"}
+        widgets = {
+            "start_date": forms.DateInput(attrs={"type": "date"}),
+            "end_date": forms.DateInput(attrs={"type": "date"}),
+        }
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("period") == Goal.Period.CUSTOM:
+            start, end = cleaned.get("start_date"), cleaned.get("end_date")
+            if not start or not end:
+                raise forms.ValidationError("A custom period needs a From date and a To date.")
+            if end < start:
+                raise forms.ValidationError("The To date is before the From date.")
+        else:
+            cleaned["start_date"] = cleaned["end_date"] = None
+        return cleaned
+
+
+class AlertForm(forms.ModelForm):
+    class Meta:
+        model = Alert
+        fields = ["condition", "threshold", "date_range"]
+        labels = {"condition": "When the value", "threshold": "Threshold", "date_range": "Over"}
+        help_texts = {
+            "threshold": "A value in the metric's unit; for “Changes by more than”, a percentage "
+            "against the previous period (either direction).",
+            "date_range": "In your time zone. Evaluated after each sync.",
+        }
+        widgets = {"threshold": forms.NumberInput(attrs={"step": "any"})}
+
+    def clean(self):
+        cleaned = super().clean()
+        threshold = cleaned.get("threshold")
+        if cleaned.get("condition") == Alert.Condition.CHANGE and threshold is not None and threshold <= 0:
+            self.add_error("threshold", "A change alert needs a percentage above 0, such as 20 for 20%.")
+        return cleaned
+
+
+def _members():
+    users = get_user_model().objects.filter(is_active=True)
+    return users.filter(Q(is_superuser=True) | Q(groups__name__in=[ADMIN, ANALYST])).distinct().order_by("username")
+
+
+class RecipientField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, user):
+        return f"{user.get_username()} <{user.email}>" if user.email else f"{user.get_username()} (no email address)"
+
+
+class ScorecardForm(forms.ModelForm):
+    hour = forms.TypedChoiceField(
+        label="Send at",
+        coerce=int,
+        choices=[(h, f"{h:02d}:00") for h in range(24)],
+        initial=8,
+        help_text="In the owner's time zone, which also decides where a day, week or month starts.",
+    )
+    metrics = forms.ModelMultipleChoiceField(
+        queryset=Metric.objects.order_by("name"),
+        widget=forms.CheckboxSelectMultiple,
+        help_text=f"Up to {Scorecard.MAX_METRICS}.",
+    )
+    recipients = RecipientField(queryset=_members(), widget=forms.CheckboxSelectMultiple)
+
+    class Meta:
+        model = Scorecard
+        fields = ["name", "frequency", "hour", "metrics", "recipients"]
+        help_texts = {"frequency": "A daily card reports on yesterday, weekly on last week, monthly on last month."}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["recipients"].queryset = _members()
+
+    def clean_metrics(self):
+        chosen = self.cleaned_data["metrics"]
+        if len(chosen) > Scorecard.MAX_METRICS:
+            raise forms.ValidationError(
+                f"A scorecard holds at most {Scorecard.MAX_METRICS} metrics; you chose {len(chosen)}. "
+                "Untick a few, or make a second scorecard."
+            )
+        return chosen

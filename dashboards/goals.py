@@ -36,9 +36,10 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime, tzinfo
 
 from builder import timeframes
+from builder.models import Aggregation, Trend
+from dashboards.models import Goal
 
-PERIODS = ("month", "quarter", "year", "custom")
-CUMULATIVE = ("sum", "count")
+CUMULATIVE = (Aggregation.SUM, Aggregation.COUNT)
 
 
 def is_cumulative(aggregation: str) -> bool:
@@ -55,12 +56,12 @@ def goal_period(
 ) -> timeframes.Range:
     """The whole period of a goal: the month, quarter or year holding ``anchor`` (default:
     today in ``tz``), or a custom range of local dates (both included)."""
-    if kind == "custom":
+    if kind == Goal.Period.CUSTOM:
         if start_date is None or end_date is None:
             raise ValueError("A custom goal period needs a start date and an end date.")
         return timeframes.custom(start_date, end_date, tz)
-    if kind not in PERIODS:
-        raise ValueError(f"Unknown goal period {kind!r}: choose one of {', '.join(PERIODS)}.")
+    if kind not in Goal.Period.values:
+        raise ValueError(f"Unknown goal period {kind!r}: choose one of {', '.join(Goal.Period.values)}.")
     if anchor is None:
         anchor = datetime.now(UTC).astimezone(timeframes.get_zone(tz)).date()
     return timeframes.period(kind, anchor, tz)
@@ -104,7 +105,7 @@ def evaluate(
 
     ``comparable``: False when the period starts before the metric's synced history.
     """
-    if trend not in ("up", "down"):
+    if trend not in Trend.values:
         raise ValueError(f"Unknown trend {trend!r}: choose up or down.")
     now = datetime.now(UTC) if now is None else now
     if now.tzinfo is None:
@@ -117,7 +118,7 @@ def evaluate(
     progress = None if value is None or target == 0 else value / target * 100
     projected = value / elapsed if cumulative and value is not None and elapsed > 0 and comparable else None
     started, ended = now >= period.start, now >= period.end
-    above = trend == "up"
+    above = trend == Trend.UP
 
     if not started:
         status = "upcoming"

@@ -10,7 +10,8 @@ import uuid
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import models, transaction
+from django.db.models import Max
 
 from builder import timeframes
 from builder.validators import validate_name
@@ -35,6 +36,37 @@ class Databoard(models.Model):
     def clean(self):
         # In clean() rather than the field's validators, which would need a migration.
         _validate_name_field(self.name)
+
+    def add_tile(self, metric, kind, date_range) -> "Tile":
+        """A new tile showing ``metric``, placed after the databoard's last tile."""
+        last = self.tiles.aggregate(last=Max("position"))["last"] or 0
+        return self.tiles.create(metric=metric, kind=kind, date_range=date_range, position=last + 1)
+
+    def move_tile(self, tile_id, up: bool) -> bool:
+        """Swap a tile with its neighbour, earlier (``up``) or later; False when the tile is not here.
+
+        The databoard's tiles are locked while they are renumbered 1, 2, 3..., so two moves at
+        once do not both read the old order. The first tile moved up, or the last moved down,
+        stays where it is.
+        """
+        with transaction.atomic():
+            tiles = list(self.tiles.select_for_update().order_by("position", "pk"))
+            index = next((i for i, tile in enumerate(tiles) if tile.pk == tile_id), None)
+            if index is None:
+                return False
+            other = index - 1 if up else index + 1
+            if 0 <= other < len(tiles):
+                tiles[index], tiles[other] = tiles[other], tiles[index]
+                for position, tile in enumerate(tiles, start=1):
+                    if tile.position != position:
+                        tile.position = position
+                        tile.save(update_fields=["position"])
+        return True
+
+    def remove_tile(self, tile_id) -> bool:
+        """Delete one of the databoard's tiles (its metric and data are kept); False when it is not here."""
+        deleted, _ = self.tiles.filter(pk=tile_id).delete()
+        return bool(deleted)
 
 
 class Tile(models.Model):

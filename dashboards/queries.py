@@ -68,11 +68,12 @@ from django.db.models import (
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 
 from builder import timeframes
+from builder.models import Aggregation, DateKind, Metric
+from syncs.models import Datapoint
 
-AGGREGATIONS = ("sum", "average", "min", "max", "latest", "count")
 BY = ("total", *timeframes.BUCKETS)
 
-_FUNCTIONS = {"sum": Sum, "average": Avg, "min": Min, "max": Max}
+_FUNCTIONS = {Aggregation.SUM: Sum, Aggregation.AVERAGE: Avg, Aggregation.MIN: Min, Aggregation.MAX: Max}
 
 
 class Point(NamedTuple):
@@ -82,24 +83,15 @@ class Point(NamedTuple):
     value: float | int | None
 
 
-def _datapoints():
-    # Imported here so that importing this module needs no app registry (the command's --help).
-    from syncs.models import Datapoint
-
-    return Datapoint.objects
-
-
 def _metric(metric):
     if hasattr(metric, "pk") and hasattr(metric, "aggregation"):
         return metric
-    from builder.models import Metric
-
     return Metric.objects.get(pk=metric)
 
 
 def is_calendar(metric) -> bool:
     """Whether the metric's dates are calendar dates (stored as midnight UTC of each date)."""
-    return getattr(metric, "date_kind", "instant") == "calendar"
+    return getattr(metric, "date_kind", DateKind.INSTANT) == DateKind.CALENDAR
 
 
 def range_for(metric, current: timeframes.Range) -> timeframes.Range:
@@ -110,11 +102,9 @@ def range_for(metric, current: timeframes.Range) -> timeframes.Range:
 def datapoints(metric, current: timeframes.Range):
     """The metric's datapoints in ``current`` (the exports), by timestamp and dimension."""
     window = range_for(metric, current)
-    return (
-        _datapoints()
-        .filter(metric_id=metric.pk, timestamp__gte=window.start, timestamp__lt=window.end)
-        .order_by("timestamp", "dimension")
-    )
+    return Datapoint.objects.filter(
+        metric_id=metric.pk, timestamp__gte=window.start, timestamp__lt=window.end
+    ).order_by("timestamp", "dimension")
 
 
 def _bucket_expression(by: str, zone: tzinfo, current: timeframes.Range, week_start: int):
@@ -141,13 +131,13 @@ def _key(value) -> date:
 
 
 def _aggregate_function(aggregation: str, **extra):
-    if aggregation == "count":
+    if aggregation == Aggregation.COUNT:
         return Count("pk", **extra)
     return _FUNCTIONS[aggregation]("value", **extra)
 
 
 def _value_expression(aggregation: str):
-    if aggregation == "latest":
+    if aggregation == Aggregation.LATEST:
         return Sum("value")  # over the rows at the latest timestamp only, see _latest_rows
     return _aggregate_function(aggregation)
 
@@ -166,7 +156,7 @@ def _latest_rows(queryset, partition):
 def _clean(value, aggregation):
     if value is None:
         return None
-    if aggregation == "count":
+    if aggregation == Aggregation.COUNT:
         return int(value) or None
     return float(value)
 
@@ -195,8 +185,8 @@ def aggregate(
         raise ValueError(f"Unknown grouping {by!r}: choose one of {', '.join(BY)}.")
     metric = _metric(metric)
     aggregation = aggregation or metric.aggregation
-    if aggregation not in AGGREGATIONS:
-        raise ValueError(f"Unknown aggregation {aggregation!r}: choose one of {', '.join(AGGREGATIONS)}.")
+    if aggregation not in Aggregation.values:
+        raise ValueError(f"Unknown aggregation {aggregation!r}: choose one of {', '.join(Aggregation.values)}.")
     zone = timeframes.get_zone(tz) if tz is not None else current.tz
     if zone is not current.tz:
         current = replace(current, tz=zone)
@@ -206,7 +196,7 @@ def aggregate(
         current = timeframes.calendar_range(current)
         zone = current.tz
 
-    queryset = _datapoints().filter(metric_id=metric.pk, timestamp__gte=current.start, timestamp__lt=current.end)
+    queryset = Datapoint.objects.filter(metric_id=metric.pk, timestamp__gte=current.start, timestamp__lt=current.end)
     if dimension is not None:
         queryset = queryset.filter(dimension=dimension)
     queryset = queryset.order_by()
@@ -215,7 +205,7 @@ def aggregate(
     if by != "total":
         queryset = queryset.annotate(bucket=_bucket_expression(by, zone, current, week_start))
         group = ["bucket", *group]
-    if aggregation == "latest":
+    if aggregation == Aggregation.LATEST:
         queryset = _latest_rows(queryset, [F(name) for name in group])
 
     value = _value_expression(aggregation)
@@ -250,8 +240,8 @@ def value_and_previous(metric, current: timeframes.Range, **options):
 
 def _split(metrics):
     metrics = list(metrics)
-    plain = [m for m in metrics if m.aggregation != "latest"]
-    latest = [m for m in metrics if m.aggregation == "latest"]
+    plain = [m for m in metrics if m.aggregation != Aggregation.LATEST]
+    latest = [m for m in metrics if m.aggregation == Aggregation.LATEST]
     return metrics, plain, latest
 
 
@@ -316,7 +306,7 @@ def totals(metrics, current: timeframes.Range, previous: timeframes.Range | bool
             for name, period in periods.items()
             for aggregation in needed
         }
-        rows = _datapoints().filter(span(plain)).order_by().values("metric_id").annotate(**annotations)
+        rows = Datapoint.objects.filter(span(plain)).order_by().values("metric_id").annotate(**annotations)
         aggregation_of = {m.pk: m.aggregation for m in plain}
         for row in rows:
             aggregation = aggregation_of[row["metric_id"]]
@@ -327,8 +317,6 @@ def totals(metrics, current: timeframes.Range, previous: timeframes.Range | bool
         # Per metric and period: the latest timestamp (one backward step on the (metric,
         # timestamp) index), then the sum of the values at it. A window over every datapoint
         # of the range would read them all.
-        from builder.models import Metric
-
         calendar_ids = [m.pk for m in _kinds(latest)[1]]
         bounds = {}
         for name, period in periods.items():
@@ -347,15 +335,12 @@ def totals(metrics, current: timeframes.Range, previous: timeframes.Range | bool
                 inside = Q(timestamp__gte=OuterRef(f"{name}_start"), timestamp__lt=OuterRef(f"{name}_end"))
             else:
                 inside = _in(period)
-            newest = (
-                _datapoints().filter(inside, metric_id=OuterRef("pk")).order_by("-timestamp").values("timestamp")[:1]
-            )
-            annotations[f"{name}_at"] = Subquery(newest)
+            newest = Datapoint.objects.filter(inside, metric_id=OuterRef("pk")).order_by("-timestamp")
+            annotations[f"{name}_at"] = Subquery(newest.values("timestamp")[:1])
         values = {}
         for name in periods:
             at_newest = (
-                _datapoints()
-                .filter(metric_id=OuterRef("pk"), timestamp=OuterRef(f"{name}_at"))
+                Datapoint.objects.filter(metric_id=OuterRef("pk"), timestamp=OuterRef(f"{name}_at"))
                 .order_by()
                 .values("metric_id")
                 .annotate(total=Sum("value"))
@@ -406,9 +391,8 @@ def _series_found(metrics, current: timeframes.Range, by: str, week_start: int, 
     bucket = _bucket_expression(by, current.tz, current, week_start)
 
     def base(group):
-        return (
-            _datapoints().filter(_in(current), metric_id__in=[m.pk for m in group]).order_by().annotate(bucket=bucket)
-        )
+        in_group = Datapoint.objects.filter(_in(current), metric_id__in=[m.pk for m in group])
+        return in_group.order_by().annotate(bucket=bucket)
 
     if plain:
         needed = {m.aggregation for m in plain}

@@ -3,12 +3,14 @@
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
+from dashboards import alerts, use_labels
 from dashboards.models import Alert, Goal, Scorecard, Tile
 from syncs import uses
+from syncs.models import Use
 from syncs.signals import describe_uses, sync_finished
 
 # What each model is to syncs.uses: its kind; the row's pk is the reference.
-USE_KINDS = {Tile: "databoard", Goal: "goal", Alert: "alert"}
+USE_KINDS = {Tile: Use.Kind.DATABOARD, Goal: Use.Kind.GOAL, Alert: Use.Kind.ALERT}
 
 
 def _added(sender, instance, created, raw=False, **kwargs):
@@ -40,32 +42,26 @@ def scorecard_metrics_changed(sender, instance, action, reverse, model, pk_set, 
         pairs = [(metric, instance) for metric in model.objects.filter(pk__in=pk_set or ())]
     if action == "post_add":
         for metric, card in pairs:
-            uses.add_use(metric, "scorecard", card.pk)
+            uses.add_use(metric, Use.Kind.SCORECARD, card.pk)
     elif action in ("pre_remove", "pre_clear"):
         for metric, card in pairs:
-            uses.remove_use(metric, "scorecard", card.pk)
+            uses.remove_use(metric, Use.Kind.SCORECARD, card.pk)
 
 
 @receiver(post_delete, sender=Scorecard, dispatch_uid="dashboards.scorecard_deleted")
 def scorecard_deleted(sender, instance, **kwargs):
     # The through rows go without m2m signals when a scorecard is deleted.
-    from syncs.models import Use
-
-    for use in Use.objects.filter(kind="scorecard", ref=str(instance.pk)).select_related("metric"):
-        uses.remove_use(use.metric, "scorecard", instance.pk)
+    for use in Use.objects.filter(kind=Use.Kind.SCORECARD, ref=str(instance.pk)).select_related("metric"):
+        uses.remove_use(use.metric, Use.Kind.SCORECARD, instance.pk)
 
 
 @receiver(sync_finished, dispatch_uid="dashboards.evaluate_alerts")
 def evaluate_alerts_after_sync(sender, runs, **kwargs):
     """Fresh data: evaluate the synced metrics' alerts (sent after the syncs' data are committed)."""
-    from dashboards import alerts
-
     alerts.evaluate_for_metrics([run.metric for run in runs])
 
 
 @receiver(describe_uses, dispatch_uid="dashboards.describe_uses")
 def describe_dashboard_uses(sender, uses, **kwargs):
-    """The Syncs panel's words for where a metric is used: the board's name, the goal, the alert."""
-    from dashboards import use_labels
-
+    """The Syncs panel's words for where a metric is used: the databoard's name, the goal, the alert."""
     return use_labels.labels(uses)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboards.views import alerts, boards, goals, scorecards, screen
+from dashboards.views import alerts, databoards, goals, scorecards, screen
 
 app_name = "dashboards"
 
@@ -9,14 +9,14 @@ urlpatterns = [
     path("metrics/<uuid:uuid>/datapoints.csv", screen.metric_csv, name="csv"),
     path("metrics/<uuid:uuid>/datapoints.json", screen.metric_json, name="json"),
     # Databoards.
-    path("boards/", boards.board_list, name="boards"),
-    path("boards/new/", boards.board_create, name="board_create"),
-    path("boards/<uuid:uuid>/", boards.board_detail, name="board"),
-    path("boards/<uuid:uuid>/rename/", boards.board_rename, name="board_rename"),
-    path("boards/<uuid:uuid>/delete/", boards.board_delete, name="board_delete"),
-    path("boards/<uuid:uuid>/tiles/", boards.tile_add, name="tile_add"),
-    path("boards/<uuid:uuid>/tiles/<int:tile>/remove/", boards.tile_remove, name="tile_remove"),
-    path("boards/<uuid:uuid>/tiles/<int:tile>/move/", boards.tile_move, name="tile_move"),
+    path("boards/", databoards.databoard_list, name="databoards"),
+    path("boards/new/", databoards.databoard_create, name="databoard_create"),
+    path("boards/<uuid:uuid>/", databoards.databoard_detail, name="databoard"),
+    path("boards/<uuid:uuid>/rename/", databoards.databoard_rename, name="databoard_rename"),
+    path("boards/<uuid:uuid>/delete/", databoards.databoard_delete, name="databoard_delete"),
+    path("boards/<uuid:uuid>/tiles/", databoards.tile_add, name="tile_add"),
+    path("boards/<uuid:uuid>/tiles/<int:tile>/remove/", databoards.tile_remove, name="tile_remove"),
+    path("boards/<uuid:uuid>/tiles/<int:tile>/move/", databoards.tile_move, name="tile_move"),
     # Goals.
     path("metrics/<uuid:uuid>/goals/", goals.goal_list, name="goals"),
     path("metrics/<uuid:uuid>/goals/<int:goal>/delete/", goals.goal_delete, name="goal_delete"),

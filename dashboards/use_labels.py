@@ -1,4 +1,4 @@
-"""What the Syncs panel calls each place a metric is used: the board's, goal's, alert's or scorecard's
+"""What the Syncs panel calls each place a metric is used: the databoard's, goal's, alert's or scorecard's
 own words and a link to it, instead of "Databoard 3" (a use's ``ref`` is the tile's, goal's, alert's
 or scorecard's primary key, see dashboards.receivers).
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.urls import reverse
 
 from dashboards.models import Alert, Goal, Scorecard, Tile
+from syncs.models import Use
 
 
 def _pks(uses, kind) -> list[int]:
@@ -27,25 +28,25 @@ def labels(uses) -> dict[tuple[str, str], tuple[str, str]]:
     uses = list(uses)
     found: dict[tuple[str, str], tuple[str, str]] = {}
     for use in uses:
-        if use.kind == "screen":
+        if use.kind == Use.Kind.SCREEN:
             found[(use.kind, use.ref)] = ("Metrics screen", reverse("home"))
-    for tile in Tile.objects.filter(pk__in=_pks(uses, "databoard")).select_related("board"):
-        found[("databoard", str(tile.pk))] = (
+    for tile in Tile.objects.filter(pk__in=_pks(uses, Use.Kind.DATABOARD)).select_related("board"):
+        found[(Use.Kind.DATABOARD, str(tile.pk))] = (
             f"Databoard “{tile.board.name}”",
-            reverse("dashboards:board", args=[tile.board.uuid]),
+            reverse("dashboards:databoard", args=[tile.board.uuid]),
         )
-    for goal in Goal.objects.filter(pk__in=_pks(uses, "goal")).select_related("metric"):
-        found[("goal", str(goal.pk))] = (
+    for goal in Goal.objects.filter(pk__in=_pks(uses, Use.Kind.GOAL)).select_related("metric"):
+        found[(Use.Kind.GOAL, str(goal.pk))] = (
             f"Goal of {goal.target:g} ({goal.get_period_display().lower()})",
             reverse("dashboards:goals", args=[goal.metric.uuid]),
         )
-    for alert in Alert.objects.filter(pk__in=_pks(uses, "alert")).select_related("metric"):
-        found[("alert", str(alert.pk))] = (
+    for alert in Alert.objects.filter(pk__in=_pks(uses, Use.Kind.ALERT)).select_related("metric"):
+        found[(Use.Kind.ALERT, str(alert.pk))] = (
             f"Alert when it {_condition(alert)}",
             reverse("dashboards:alerts", args=[alert.metric.uuid]),
         )
-    for card in Scorecard.objects.filter(pk__in=_pks(uses, "scorecard")):
-        found[("scorecard", str(card.pk))] = (
+    for card in Scorecard.objects.filter(pk__in=_pks(uses, Use.Kind.SCORECARD)):
+        found[(Use.Kind.SCORECARD, str(card.pk))] = (
             f"Scorecard “{card.name}”",
             reverse("dashboards:scorecard_preview", args=[card.uuid]),
         )

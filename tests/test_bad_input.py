@@ -165,11 +165,11 @@ def test_an_imported_name_with_control_characters_is_refused(name, analyst_user)
 
 @pytest.mark.parametrize("name", BAD_NAMES)
 def test_a_board_name_with_control_characters_is_a_form_error(quiet_client, analyst_user, name):
-    response = quiet_client.post(reverse("dashboards:board_create"), {"name": name})
+    response = quiet_client.post(reverse("dashboards:databoard_create"), {"name": name})
     assert response.status_code == 200 and _refused(response)
     assert not Databoard.objects.exists()
     board = Databoard.objects.create(name="Sales", owner=analyst_user)
-    quiet_client.post(reverse("dashboards:board_rename", args=[board.uuid]), {"name": name})
+    quiet_client.post(reverse("dashboards:databoard_rename", args=[board.uuid]), {"name": name})
     board.refresh_from_db()
     assert board.name == "Sales"
 

@@ -4,7 +4,6 @@ The panel is one page that htmx refreshes in place (``alerts.html#panel``); with
 the same forms post and redirect back.
 """
 
-from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
@@ -13,29 +12,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from accounts.roles import may_change, member_required
 from builder.models import Metric
 from dashboards import alerts as alert_service
+from dashboards.forms import AlertForm
 from dashboards.models import Alert, AlertEvent
 
 HISTORY = 10  # events shown per alert
-
-
-class AlertForm(forms.ModelForm):
-    class Meta:
-        model = Alert
-        fields = ["condition", "threshold", "date_range"]
-        labels = {"condition": "When the value", "threshold": "Threshold", "date_range": "Over"}
-        help_texts = {
-            "threshold": "A value in the metric's unit; for “Changes by more than”, a percentage "
-            "against the previous period (either direction).",
-            "date_range": "In your time zone. Evaluated after each sync.",
-        }
-        widgets = {"threshold": forms.NumberInput(attrs={"step": "any"})}
-
-    def clean(self):
-        cleaned = super().clean()
-        threshold = cleaned.get("threshold")
-        if cleaned.get("condition") == Alert.Condition.CHANGE and threshold is not None and threshold <= 0:
-            self.add_error("threshold", "A change alert needs a percentage above 0, such as 20 for 20%.")
-        return cleaned
 
 
 def can_manage(user, alert) -> bool:

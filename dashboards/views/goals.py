@@ -3,7 +3,6 @@
 Every member sees a metric's goals and may set one; the goal's creator (or an admin) removes it.
 """
 
-from django import forms
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 
@@ -11,6 +10,7 @@ from accounts.roles import may_change, member_required, require_owner
 from builder import timeframes
 from builder.models import Metric
 from dashboards import comparison, goals, queries
+from dashboards.forms import GoalForm
 from dashboards.models import Goal
 from syncs import history
 
@@ -23,29 +23,6 @@ STATUS_LABELS = {
     "missed": "Missed",
     "no_comparable_data": "No comparable data: the period starts before the synced history",
 }
-
-
-class GoalForm(forms.ModelForm):
-    class Meta:
-        model = Goal
-        fields = ["target", "period", "start_date", "end_date"]
-        labels = {"start_date": "From (custom)", "end_date": "To (custom)"}
-        widgets = {
-            "start_date": forms.DateInput(attrs={"type": "date"}),
-            "end_date": forms.DateInput(attrs={"type": "date"}),
-        }
-
-    def clean(self):
-        cleaned = super().clean()
-        if cleaned.get("period") == Goal.Period.CUSTOM:
-            start, end = cleaned.get("start_date"), cleaned.get("end_date")
-            if not start or not end:
-                raise forms.ValidationError("A custom period needs a From date and a To date.")
-            if end < start:
-                raise forms.ValidationError("The To date is before the From date.")
-        else:
-            cleaned["start_date"] = cleaned["end_date"] = None
-        return cleaned
 
 
 def progress_of(goal, tz, now=None):

@@ -4,66 +4,20 @@ Every member sees every scorecard and its preview; its owner (or an admin) chang
 or sends it.
 """
 
-from django import forms
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
-from accounts.roles import ADMIN, ANALYST, may_change, member_required
-from builder.models import Metric
+from accounts.roles import may_change, member_required
 from config import security
 from dashboards import scorecards
+from dashboards.forms import ScorecardForm
 from dashboards.models import Scorecard
-
-
-def _members():
-    users = get_user_model().objects.filter(is_active=True)
-    return users.filter(Q(is_superuser=True) | Q(groups__name__in=[ADMIN, ANALYST])).distinct().order_by("username")
-
-
-class RecipientField(forms.ModelMultipleChoiceField):
-    def label_from_instance(self, user):
-        return f"{user.get_username()} <{user.email}>" if user.email else f"{user.get_username()} (no email address)"
-
-
-class ScorecardForm(forms.ModelForm):
-    hour = forms.TypedChoiceField(
-        label="Send at",
-        coerce=int,
-        choices=[(h, f"{h:02d}:00") for h in range(24)],
-        initial=8,
-        help_text="In the owner's time zone, which also decides where a day, week or month starts.",
-    )
-    metrics = forms.ModelMultipleChoiceField(
-        queryset=Metric.objects.order_by("name"),
-        widget=forms.CheckboxSelectMultiple,
-        help_text=f"Up to {Scorecard.MAX_METRICS}.",
-    )
-    recipients = RecipientField(queryset=_members(), widget=forms.CheckboxSelectMultiple)
-
-    class Meta:
-        model = Scorecard
-        fields = ["name", "frequency", "hour", "metrics", "recipients"]
-        help_texts = {"frequency": "A daily card reports on yesterday, weekly on last week, monthly on last month."}
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["recipients"].queryset = _members()
-
-    def clean_metrics(self):
-        chosen = self.cleaned_data["metrics"]
-        if len(chosen) > Scorecard.MAX_METRICS:
-            raise forms.ValidationError(
-                f"A scorecard holds at most {Scorecard.MAX_METRICS} metrics; you chose {len(chosen)}. "
-                "Untick a few, or make a second scorecard."
-            )
-        return chosen
 
 
 def _card(uuid):

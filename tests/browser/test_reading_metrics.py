@@ -9,10 +9,14 @@ from playwright.sync_api import expect
 from builder import timeframes
 from builder.models import Metric
 from dashboards.models import Alert, Databoard, Goal
-from syncs.models import Datapoint
-from syncs.uses import in_use
+from syncs.models import Datapoint, MetricSync
+
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _in_use(metric) -> bool:
+    return MetricSync.objects.filter(metric=metric, in_use=True).exists()
 
 
 def _metric(name, trend="up"):
@@ -44,7 +48,7 @@ def test_newcomer_reads_a_metric_sets_a_goal_and_an_alert_and_builds_a_board(pag
     page.goto(f"/builder/metrics/{deals.uuid}/")
     page.get_by_role("button", name="Add to Metrics screen").click()
     expect(page.get_by_role("button", name="Remove from Metrics screen")).to_be_visible()
-    assert in_use(deals)
+    assert _in_use(deals)
 
     # The Metrics screen at Last month: value and a green comparison.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Metrics", exact=True).click()
@@ -81,9 +85,9 @@ def test_newcomer_reads_a_metric_sets_a_goal_and_an_alert_and_builds_a_board(pag
 
     # A databoard with two tiles.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Databoards").click()
-    page.get_by_label("Board name").fill("Sales")
-    page.get_by_role("button", name="Create board").click()
-    expect(page.get_by_text("This board is empty")).to_be_visible()
+    page.get_by_label("Databoard name").fill("Sales")
+    page.get_by_role("button", name="Create databoard").click()
+    expect(page.get_by_text("This databoard is empty")).to_be_visible()
     for metric, kind in ((deals, "bar"), (leads, "line")):
         page.get_by_label("Metric").select_option(label=metric.name)
         page.get_by_label("Show as").select_option(kind)
@@ -95,4 +99,4 @@ def test_newcomer_reads_a_metric_sets_a_goal_and_an_alert_and_builds_a_board(pag
     expect(tiles.nth(1).locator("canvas")).to_be_visible()
     board = Databoard.objects.get(name="Sales")
     assert [t.metric for t in board.tiles.all()] == [deals, leads]
-    assert in_use(leads)
+    assert _in_use(leads)

@@ -98,7 +98,7 @@ def test_unticked_the_metric_is_saved_not_syncing_and_says_how_to_start(analyst_
     assert NOT_SYNCING in _plain(panel)
     for url in (
         reverse("syncs:screen_use", args=[metric.uuid]),
-        reverse("dashboards:boards"),
+        reverse("dashboards:databoards"),
         reverse("dashboards:goals", args=[metric.uuid]),
         reverse("dashboards:alerts", args=[metric.uuid]),
         reverse("dashboards:scorecard_create"),

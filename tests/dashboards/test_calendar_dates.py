@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from builder import dates, timeframes
-from builder.models import Metric
+from builder.models import Aggregation, Metric
 from dashboards import alerts, queries, scorecards
 from dashboards.models import Alert, Goal, Scorecard
 from dashboards.views.goals import progress_of
@@ -140,7 +140,7 @@ def test_each_deal_is_in_its_own_day_week_and_month(won, zone):
 def test_many_metrics_of_both_kinds_at_once_equal_each_metric_alone(db, zone):
     """totals and series read instants and calendar dates in the same queries, Latest value included."""
     metrics = []
-    for aggregation in queries.AGGREGATIONS:
+    for aggregation in Aggregation.values:
         calendar = deals_metric(f"Deals {aggregation}", aggregation)
         store(calendar, [*DEALS, ("2026-10-31", 5.0)])
         instant = deals_metric(f"Leads {aggregation}", aggregation, date_format=dates.DATETIME)

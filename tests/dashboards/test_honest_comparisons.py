@@ -108,7 +108,7 @@ def test_databoard_tile_and_metric_page_say_no_comparable_data(analyst_client, a
     board = Databoard.objects.create(name="Sales", owner=analyst_user)
     Tile.objects.create(board=board, metric=metric, position=1, date_range="this_month")
     Tile.objects.create(board=board, metric=metric, position=2, date_range="last_7_days")
-    page = analyst_client.get(reverse("dashboards:board", args=[board.uuid])).content.decode()
+    page = analyst_client.get(reverse("dashboards:databoard", args=[board.uuid])).content.decode()
     first, second = page.split('class="card tile')[1:3]
     assert "no comparable data" in first and "%" not in first.split("change", 1)[1].split("</p>", 1)[0]
     assert "+30.2%" in second
@@ -160,7 +160,7 @@ def test_a_running_backfill_says_how_far_it_got(analyst_client, analyst_user):
 
     board = Databoard.objects.create(name="Sales", owner=analyst_user)
     Tile.objects.create(board=board, metric=metric, position=1, date_range="this_month")
-    board_page = analyst_client.get(reverse("dashboards:board", args=[board.uuid])).content.decode()
+    board_page = analyst_client.get(reverse("dashboards:databoard", args=[board.uuid])).content.decode()
     assert "history still syncing: 1 of 3 windows" in board_page
     reading = analyst_client.get(reverse("dashboards:reading", args=[metric.uuid]), {"range": "this_month"})
     assert "history still syncing: 1 of 3 windows" in reading.content.decode()

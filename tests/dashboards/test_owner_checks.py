@@ -43,8 +43,8 @@ def _tile_ids(board):
 
 
 BOARD_ACTIONS = {
-    "rename": lambda b: (reverse("dashboards:board_rename", args=[b.uuid]), {"name": "Renamed"}),
-    "delete": lambda b: (reverse("dashboards:board_delete", args=[b.uuid]), {}),
+    "rename": lambda b: (reverse("dashboards:databoard_rename", args=[b.uuid]), {"name": "Renamed"}),
+    "delete": lambda b: (reverse("dashboards:databoard_delete", args=[b.uuid]), {}),
     "add a tile": lambda b: (
         reverse("dashboards:tile_add", args=[b.uuid]),
         {"metric": b.tiles.first().metric_id, "kind": "number", "date_range": "this_month"},
@@ -76,25 +76,25 @@ def test_board_changes_by_owner_and_admin_only(clients, board, action, who):
 
 @pytest.mark.parametrize("who", ["owner", "other analyst", "admin"])
 def test_everyone_reads_a_board_only_its_owner_and_admins_see_the_buttons(clients, board, who):
-    response = clients[who].get(reverse("dashboards:board", args=[board.uuid]))
+    response = clients[who].get(reverse("dashboards:databoard", args=[board.uuid]))
     page = response.content.decode()
     assert response.status_code == 200 and "Alan&#x27;s board" in page
     buttons = [
-        reverse("dashboards:board_rename", args=[board.uuid]),
-        reverse("dashboards:board_delete", args=[board.uuid]),
+        reverse("dashboards:databoard_rename", args=[board.uuid]),
+        reverse("dashboards:databoard_delete", args=[board.uuid]),
         reverse("dashboards:tile_add", args=[board.uuid]),
         reverse("dashboards:tile_move", args=[board.uuid, _tile_ids(board)[0]]),
         reverse("dashboards:tile_remove", args=[board.uuid, _tile_ids(board)[0]]),
     ]
     shown = [url for url in buttons if url in page]
     assert shown == ([] if who == "other analyst" else buttons)
-    delete_page = clients[who].get(reverse("dashboards:board_delete", args=[board.uuid]))
+    delete_page = clients[who].get(reverse("dashboards:databoard_delete", args=[board.uuid]))
     assert delete_page.status_code == (403 if who == "other analyst" else 200)
 
 
 def test_an_ownerless_board_is_changed_by_admins_only(clients, board):
     Databoard.objects.filter(pk=board.pk).update(owner=None)  # its owner's account was deleted
-    url = reverse("dashboards:board_rename", args=[board.uuid])
+    url = reverse("dashboards:databoard_rename", args=[board.uuid])
     assert clients["other analyst"].post(url, {"name": "Mine now"}).status_code == 403
     assert clients["admin"].post(url, {"name": "Kept"}).status_code == 302
 

@@ -12,11 +12,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from builder import timeframes
+from builder.models import Aggregation
 from dashboards import queries
 from tests.factories import MetricFactory, datapoints
 from tests.factories import point as add
 
-AGGREGATIONS = ["sum", "average", "min", "max", "latest", "count"]
+AGGREGATIONS = Aggregation.values
 STEP = timedelta(minutes=20)  # finer than the half- and quarter-hour offsets
 SPANS = [
     (datetime(2026, 2, 26, tzinfo=UTC), datetime(2026, 4, 8, tzinfo=UTC)),

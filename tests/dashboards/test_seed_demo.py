@@ -42,7 +42,7 @@ def test_seed_demo_prints_working_passwords_and_adds_the_sandbox_connection(
     on_screen = Metric.objects.filter(uses__kind="screen")
     assert on_screen.count() == len(seed_demo.DEMO_METRICS)
     assert all(metric.connection == connection for metric in on_screen)
-    board = Databoard.objects.get(name=seed_demo.DEMO_BOARD)
+    board = Databoard.objects.get(name=seed_demo.DEMO_DATABOARD)
     assert board.tiles.count() == 2
     assert board.owner == analyst, "the demo analyst may rearrange the demo board"
     assert sorted(backfills) == sorted(m.pk for m in on_screen if m.date_mode == "field")

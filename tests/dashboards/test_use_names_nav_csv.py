@@ -51,7 +51,7 @@ def test_the_syncs_panel_names_each_place_the_metric_is_used(analyst_client):
         assert words in cell, (words, cell)
     assert not re.search(r"Databoard \d", cell) and not re.search(r"(Goal|Alert|Scorecard) \d", cell), cell
     for url in (
-        reverse("dashboards:board", args=[board.uuid]),
+        reverse("dashboards:databoard", args=[board.uuid]),
         reverse("dashboards:goals", args=[metric.uuid]),
         reverse("dashboards:alerts", args=[metric.uuid]),
         reverse("dashboards:scorecard_preview", args=[card.uuid]),

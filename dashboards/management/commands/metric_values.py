@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from builder import timeframes
+from builder.models import Metric
 from dashboards import queries
 
 
@@ -44,8 +45,6 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print one JSON object.")
 
     def handle(self, *args, **options):
-        from builder.models import Metric
-
         # The arguments are checked before the database is read.
         first, last = _date(options["start"], "--from"), _date(options["end"], "--to")
         zone_name = options["tz"] or settings.TIME_ZONE
@@ -54,7 +53,7 @@ class Command(BaseCommand):
             current = timeframes.custom(first, last, zone, week_start=options["week_start"])
         except ValueError as exc:
             raise CommandError(f"{exc} Nothing was computed.") from None
-        metric = self._metric(Metric, options["metric"])
+        metric = self._metric(options["metric"])
         by = options["by"]
         result = queries.aggregate(metric, current, by)
 
@@ -86,10 +85,10 @@ class Command(BaseCommand):
         filled = sum(point.value is not None for point in result)
         self.stdout.write(f"{len(result)} {by}{'s' if len(result) != 1 else ''}, {filled} with data.")
 
-    def _metric(self, model, text):
-        metric = model.objects.filter(name=text).first()
+    def _metric(self, text):
+        metric = Metric.objects.filter(name=text).first()
         if metric is None and text.isdigit():
-            metric = model.objects.filter(pk=int(text)).first()
+            metric = Metric.objects.filter(pk=int(text)).first()
         if metric is None:
             raise CommandError(f"No metric is named {text!r} or has that id. See the names on the Metrics page.")
         return metric

@@ -3,7 +3,7 @@ pre-built metrics on the Metrics screen (their syncs and backfills start once th
 worker runs) and a databoard.
 
 It lives in the rightmost app because it touches all of them. Safe to run again:
-users get fresh passwords (printed); the connection, metrics and board are kept.
+users get fresh passwords (printed); the connection, metrics and databoard are kept.
 """
 
 import secrets as pysecrets
@@ -21,11 +21,12 @@ from builder.models import Metric
 from connections import integrations, tasks
 from connections.models import Connection
 from dashboards.models import Databoard, Tile
+from syncs.models import Use
 from syncs.uses import add_use
 
 DEMO_CONNECTION = "Vtiger sandbox"
-DEMO_BOARD = "Sales overview"
-# Gallery items put on the Metrics screen, and how the board shows the first ones.
+DEMO_DATABOARD = "Sales overview"
+# Gallery items put on the Metrics screen, and how the databoard shows the first ones.
 DEMO_METRICS = ("new-leads", "deals-won-amount", "open-pipeline-by-stage", "open-tickets")
 DEMO_TILES = (("deals-won-amount", Tile.Kind.BAR, "this_year"), ("new-leads", Tile.Kind.LINE, "last_30_days"))
 # The sandbox's demo credentials (sandbox/README.md); they open nothing but the simulator.
@@ -43,7 +44,7 @@ class Command(BaseCommand):
             connection, created = self._connection()
             analyst = get_user_model().objects.get(username="analyst")
             metrics = self._metrics(connection, owner=analyst)
-            self._board(metrics, owner=analyst)
+            self._databoard(metrics, owner=analyst)
             # The sandbox starts with the worker, after this command: let the worker test it.
             transaction.on_commit(lambda: tasks.test_connection.delay(connection.pk))
 
@@ -96,15 +97,13 @@ class Command(BaseCommand):
         for slug in DEMO_METRICS:
             name = gallery.get(slug).definition["name"]
             metric = Metric.objects.filter(name=name).first() or gallery.create_metric(slug, connection, owner=owner)
-            add_use(metric, "screen")
+            add_use(metric, Use.Kind.SCREEN)
             metrics[slug] = metric
         return metrics
 
-    def _board(self, metrics, owner):
-        # The analyst's board, like the metrics: the analyst may rearrange it (owner or admin).
-        board, created = Databoard.objects.get_or_create(name=DEMO_BOARD, defaults={"owner": owner})
+    def _databoard(self, metrics, owner):
+        # The analyst's databoard, like the metrics: the analyst may rearrange it (owner or admin).
+        databoard, created = Databoard.objects.get_or_create(name=DEMO_DATABOARD, defaults={"owner": owner})
         if created:
-            for position, (slug, kind, date_range) in enumerate(DEMO_TILES, start=1):
-                Tile.objects.create(
-                    board=board, metric=metrics[slug], kind=kind, date_range=date_range, position=position
-                )
+            for slug, kind, date_range in DEMO_TILES:
+                databoard.add_tile(metrics[slug], kind, date_range)
