@@ -1,13 +1,17 @@
 """What each wizard step stores on a draft and derives from it, without request objects.
 
-The views in ``builder.views.wizard`` read the forms and render; everything about the
-draft itself lives here: the request step's rows and the VTQL helper, the placeholder
-preview, the date candidates, the live JSONata evaluation and the checks before Save.
+The views in ``builder.views.wizard`` read the request and choose the response; everything
+about the draft itself lives here: the request step's rows and the VTQL helper, the
+placeholder preview, the date candidates, the live JSONata evaluation, the checks before
+Save and Save itself. The functions that change a draft save it themselves, once per call
+(``open_*`` when a step is opened, ``store_*`` when it is posted, ``apply_cleaned_request``,
+``save_metric``), so a view never has to remember to.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
@@ -15,14 +19,14 @@ from django.core.exceptions import ValidationError
 
 from builder import dates, definitions, keyvalue, pagination, placeholders, preview, timeframes, transform, vtql
 from builder.forms import CUSTOM_FORMAT, RequestForm
-from builder.models import DateMode, Draft
-from builder.wizard_drafts import WIZARD_KEY, clean_definition
+from builder.models import ClosedDraft, DateMode, Draft, Metric
+from builder.signals import metric_saved
+from builder.wizard_drafts import WIZARD_KEY, clean_definition, close_draft
 from connections import ratelimit, safejson
 from connections.client import Client
 from connections.errors import ConnectionProblem
 from connections.models import Connection
 
-VTIGER_INTEGRATIONS = (Connection.Integration.VTIGER, Connection.Integration.VTIGER_SELFHOSTED)
 DATAPOINT_ROWS = 100
 
 
@@ -37,10 +41,6 @@ def connection_by_uuid(uuid_text) -> Connection | None:
 
 def wizard_state(draft: Draft) -> dict:
     return draft.definition.setdefault(WIZARD_KEY, {})
-
-
-def is_vtiger(connection: Connection | None) -> bool:
-    return connection is not None and connection.integration in VTIGER_INTEGRATIONS
 
 
 def rows_of(definition: dict, kind: str) -> list[keyvalue.Row]:
@@ -68,7 +68,7 @@ def request_initial(draft: Draft) -> dict:
     }
 
 
-def store_request(draft: Draft, data, rows, header_rows, connection: Connection | None) -> None:
+def _keep_posted_request(draft: Draft, data, rows, header_rows, connection: Connection | None) -> None:
     """Keep what was posted on the draft, valid or not."""
     definition = draft.definition
     req = definition.setdefault("request", {})
@@ -102,7 +102,58 @@ def store_request(draft: Draft, data, rows, header_rows, connection: Connection 
         vtql_state["conditions"] = [value for value in data.getlist("vtql_condition") if value]
 
 
+def _keep_error(state: dict, error: str | None) -> None:
+    if error:
+        state["error"] = error
+
+
+def _modules_due(draft: Draft, connection: Connection | None) -> bool:
+    """The VTQL helper is shown (a Vtiger ``query`` request) and has no module list for this connection yet."""
+    return (
+        connection is not None
+        and connection.is_vtiger
+        and (draft.definition.get("request") or {}).get("endpoint") == "query"
+        and wizard_state(draft).get("vtql", {}).get("modules_for") != str(connection.uuid)
+    )
+
+
+def open_request_step(draft: Draft, connection: Connection | None) -> None:
+    """The helper's module list loads by itself the first time it is shown; the draft is saved when it did."""
+    if not _modules_due(draft, connection):
+        return
+    state = wizard_state(draft).setdefault("vtql", {})
+    state.pop("error", None)
+    _keep_error(state, vtql_load(draft, connection, "modules"))
+    draft.save()
+
+
+def store_request(
+    draft: Draft, data, rows: list[keyvalue.Row], header_rows: list[keyvalue.Row], connection: Connection | None
+) -> list[keyvalue.Row]:
+    """Keep what was posted on the draft, valid or not, carry out the VTQL helper's button, and save.
+
+    ``data["action"]`` names the helper's button: ``vtql-modules`` and ``vtql-fields`` load from
+    Vtiger, ``vtql-write`` writes the query into the ``query`` row. The module list loads by itself
+    the first time the helper is shown. Returns the parameter rows as the helper left them.
+    """
+    _keep_posted_request(draft, data, rows, header_rows, connection)
+    action = data.get("action", "")
+    state = wizard_state(draft).setdefault("vtql", {})
+    state.pop("error", None)
+    if connection is not None and action in ("vtql-modules", "vtql-fields"):
+        _keep_error(state, vtql_load(draft, connection, "modules" if action == "vtql-modules" else "fields"))
+    elif action == "vtql-write":
+        rows, error = vtql_write(draft, rows)
+        draft.definition["request"]["params"] = [[row.key, row.value] for row in rows]
+        _keep_error(state, error)
+    if _modules_due(draft, connection):
+        _keep_error(state, vtql_load(draft, connection, "modules"))
+    draft.save()
+    return rows
+
+
 def apply_cleaned_request(draft: Draft, form: RequestForm) -> None:
+    """The valid step's cleaned values replace what was typed (Next, Send request); saved."""
     cleaned = form.cleaned_data
     req = draft.definition["request"]
     req["endpoint"] = cleaned["endpoint"]
@@ -111,10 +162,12 @@ def apply_cleaned_request(draft: Draft, form: RequestForm) -> None:
     req["headers"] = [list(pair) for pair in keyvalue.to_pairs(form.header_rows)] if form.takes_headers else []
     req["body"] = cleaned["body"] if cleaned["method"] == "POST" else None
     req["pagination"] = {"type": cleaned["pagination"], **cleaned["pagination_options"]}
+    draft.save()
 
 
 def vtql_load(draft: Draft, connection: Connection, what: str) -> str | None:
-    """Fetch listtypes or describe for the VTQL helper and keep them on the draft; an error message or None."""
+    """Fetch listtypes or describe for the VTQL helper and keep them on the draft (not saved: its callers
+    save once for the whole post); an error message or None."""
     state = wizard_state(draft).setdefault("vtql", {})
     limiter = ratelimit.for_connection(connection)
     try:
@@ -192,7 +245,7 @@ def vtql_write(draft: Draft, rows: list[keyvalue.Row]) -> tuple[list[keyvalue.Ro
 
 def vtql_context(draft: Draft, connection: Connection | None) -> dict | None:
     req = draft.definition.get("request") or {}
-    if not is_vtiger(connection) or (req.get("endpoint") or "").strip() != "query":
+    if connection is None or not connection.is_vtiger or (req.get("endpoint") or "").strip() != "query":
         return None
     state = wizard_state(draft).get("vtql", {})
     fields = state.get("fields") if state.get("fields_for") == state.get("module") else None
@@ -212,7 +265,7 @@ def vtql_context(draft: Draft, connection: Connection | None) -> dict | None:
 def vtql_hints(draft: Draft, connection: Connection | None) -> list[str]:
     """Obvious mistakes in the query parameter of a Vtiger ``query`` call (a hint: Vtiger has the last word)."""
     req = draft.definition.get("request") or {}
-    if not is_vtiger(connection) or (req.get("endpoint") or "").strip() != "query":
+    if connection is None or not connection.is_vtiger or (req.get("endpoint") or "").strip() != "query":
         return []
     query = next((value for key, value in req.get("params") or [] if key == "query"), "")
     if not query.strip():
@@ -302,7 +355,7 @@ def default_date_field(draft: Draft, candidates: list[dict]) -> dict | None:
     return candidates[0] if len(candidates) == 1 else None
 
 
-def apply_date_default(draft: Draft, candidates: list[dict]) -> bool:
+def _date_by_default(draft: Draft, candidates: list[dict]) -> bool:
     """Until the analyst answers the Date field step, date by ``default_date_field``; True if the draft changed.
 
     Stored on the draft, so the step shows the field's parsed preview and the JSONata step's
@@ -327,7 +380,18 @@ def apply_date_default(draft: Draft, candidates: list[dict]) -> bool:
     return (spec.get("mode"), spec.get("field"), spec.get("format")) != before
 
 
-def store_date(draft: Draft, data) -> None:
+def open_date_step(draft: Draft, candidates: list[dict]) -> None:
+    """The step proposes the helper's date filter, or the only date field (``_date_by_default``); saved if it did."""
+    if _date_by_default(draft, candidates):
+        draft.save()
+
+
+def store_date(draft: Draft, data, cleaned: dict | None = None) -> None:
+    """Keep the posted step on the draft, valid or not, and save.
+
+    ``cleaned``: the DateForm's cleaned data when the step is valid; its time zone and resolved
+    format replace what was typed, and a mode without a field forgets the field.
+    """
     wizard_state(draft)["date_answered"] = True
     spec = draft.definition.setdefault("date", {})
     spec["mode"] = data.get("mode") or spec.get("mode") or DateMode.NONE
@@ -335,6 +399,13 @@ def store_date(draft: Draft, data) -> None:
     fmt = data.get("format") or ""
     spec["format"] = (data.get("custom_format") or "").strip() if fmt == CUSTOM_FORMAT else fmt
     spec["timezone"] = (data.get("timezone") or "").strip() or spec.get("timezone") or "UTC"
+    if cleaned is not None:
+        spec["timezone"] = cleaned["timezone"]
+        if cleaned["mode"] == DateMode.FIELD:
+            spec["format"] = cleaned["resolved_format"]
+        else:
+            spec["field"] = ""
+    draft.save()
 
 
 def field_preview(draft: Draft, spec: dict, tz: str) -> dict:
@@ -357,7 +428,7 @@ def suggestion(draft: Draft) -> str:
     if draft.response is not None:
         records_path, records = dates.find_records(draft.response)
     else:
-        records_path, records = ("result" if is_vtiger(connection) else None), []
+        records_path, records = ("result" if connection is not None and connection.is_vtiger else None), []
     date_field = spec.get("field") if spec.get("mode") == DateMode.FIELD else None
     numeric = [name for name in transform.numeric_fields(records) if name != date_field]
     value_field = numeric[0] if numeric else None
@@ -388,7 +459,7 @@ def evaluation(draft: Draft, expression: str, tz: str) -> dict:
         }
         return out
     spec = draft.definition.get("date") or {}
-    mode = spec.get("mode") or "none"
+    mode = spec.get("mode") or DateMode.NONE
     size = (draft.response_meta or {}).get("size_bytes")
     try:
         # The response already passed the client's size cap; its size on the wire stands in for
@@ -427,6 +498,40 @@ def evaluation(draft: Draft, expression: str, tz: str) -> dict:
     return out
 
 
+def open_expression_step(draft: Draft, connection: Connection | None, tz: str) -> str:
+    """What opening the JSONata step changes, saved; the expression to show.
+
+    Straight here from step 1, the date field is the one the Date step would have proposed (until
+    it is answered). The suggestion is regenerated while the analyst has not changed the generated
+    text (steps 1-2 may have changed); an editor the analyst emptied stays empty.
+    """
+    state = wizard_state(draft)
+    _date_by_default(draft, date_candidates(draft, naive_zone(draft, connection), tz))
+    expression = draft.definition.get("expression") or ""
+    suggested = suggestion(draft)
+    emptied = state.get("typed") and not expression
+    if (not expression.strip() and not emptied) or expression == state.get("suggested"):
+        expression = suggested
+        draft.definition["expression"] = expression
+    state["suggested"] = suggested
+    draft.save()
+    return expression
+
+
+def store_expression(draft: Draft, expression: str) -> None:
+    """The JSONata step's form was posted (Next, Back, Evaluate without JavaScript): keep its expression."""
+    draft.definition["expression"] = expression
+    draft.save()
+
+
+def store_typed_expression(draft: Draft, expression: str) -> None:
+    """The live editor's expression, as the analyst types: only the definition is written, so that
+    evaluating as one types costs one small UPDATE and never rewrites the stored response."""
+    draft.definition["expression"] = expression
+    wizard_state(draft)["typed"] = True
+    draft.save(update_fields=["definition", "updated_at"])
+
+
 def name_initial(draft: Draft) -> dict:
     definition = draft.definition
     return {key: definition.get(key, "") for key in ("name", "description", "aggregation", "number_format")} | {
@@ -435,9 +540,23 @@ def name_initial(draft: Draft) -> dict:
 
 
 def store_name(draft: Draft, data) -> None:
+    """Keep the Save step's fields and its "Add to the Metrics screen" box on the draft, and save.
+
+    The form sends a hidden "0" before the checkbox's "1", so ticked reads "1", unticked "0";
+    absent keeps the default (on).
+    """
     for key in ("name", "description", "aggregation", "number_format", "favourable_trend"):
         if key in data:
             draft.definition[key] = data.get(key, "").strip() if key == "name" else data.get(key, "")
+    screen = data.getlist("add_to_screen")
+    if screen:
+        wizard_state(draft)["add_to_screen"] = screen[-1] == "1"
+    draft.save()
+
+
+def adds_to_screen(draft: Draft) -> bool:
+    """Whether Save puts the metric on the Metrics screen: new metrics only, unless the box was unticked."""
+    return draft.metric_id is None and wizard_state(draft).get("add_to_screen", True)
 
 
 def definition_errors(draft: Draft) -> tuple[dict, list[tuple[str, str]]]:
@@ -450,3 +569,33 @@ def definition_errors(draft: Draft) -> tuple[dict, list[tuple[str, str]]]:
     if not spec.get("field"):
         spec.pop("field", None)
     return definitions.validate(definition, connection_lookup=definitions.by_uuid)
+
+
+@dataclass(frozen=True)
+class Saved:
+    metric: Metric
+    created: bool  # a new metric, not an edit of the one the draft opened
+    on_screen: bool  # put on the Metrics screen (``adds_to_screen``)
+
+
+def save_metric(draft: Draft, user) -> tuple[Saved | None, list[tuple[str, str]]]:
+    """Save the draft as its metric (new, or the one it edits), tell the apps that listen, and close
+    the draft; ``(saved, [])``, or ``(None, problems)`` when the definition is not valid.
+
+    Called inside the transaction that locked the draft row, so a second Save of the same draft
+    waits, then finds it closed.
+    """
+    cleaned, problems = definition_errors(draft)
+    if problems:
+        return None, problems
+    metric = draft.metric
+    created = metric is None
+    on_screen = adds_to_screen(draft)
+    if created:
+        metric = definitions.to_metric(cleaned, owner=user)
+    else:
+        definitions.apply_to_metric(metric, cleaned)
+    metric.save()
+    metric_saved.send(sender=Draft, metric=metric, created=created, user=user, add_to_screen=on_screen)
+    close_draft(draft, ClosedDraft.Outcome.SAVED, metric)
+    return Saved(metric, created, on_screen), []

@@ -1,4 +1,4 @@
-"""Wizard drafts: starting one, opening a saved metric in one, and the defaults they begin with.
+"""Wizard drafts: starting one, opening a saved metric in one, closing one, and the defaults they begin with.
 
 A draft's ``definition`` is the metric definition dict of product.md, with ``connection`` holding
 the connection's uuid. The wizard keeps its own helper state (the VTQL helper's choices) under
@@ -10,14 +10,14 @@ from __future__ import annotations
 import copy
 
 from builder import definitions
-from builder.models import Draft, Metric
+from builder.models import ClosedDraft, DateMode, Draft, Metric
 from connections.models import Connection
 
 WIZARD_KEY = "_wizard"
 
 
 def default_definition(connection: Connection | None) -> dict:
-    vtiger = connection is not None and connection.integration != Connection.Integration.CUSTOM
+    vtiger = connection is not None and connection.is_vtiger
     pagination = connection.integration_module.default_pagination if connection is not None else "none"
     return {
         "name": "",
@@ -31,7 +31,11 @@ def default_definition(connection: Connection | None) -> dict:
             "body": None,
             "pagination": {"type": pagination},
         },
-        "date": {"mode": "none", "format": "", "timezone": connection.data_timezone if connection else "UTC"},
+        "date": {
+            "mode": DateMode.NONE.value,
+            "format": "",
+            "timezone": connection.data_timezone if connection else "UTC",
+        },
         "expression": "",
         "aggregation": "sum",
         "number_format": "number",
@@ -54,6 +58,21 @@ def _definition_of(metric: Metric) -> dict:
 def draft_for_metric(metric: Metric, user) -> Draft:
     """A new draft, owned by ``user``, that edits ``metric``: saving it updates the metric."""
     return Draft.objects.create(owner=user, metric=metric, definition=_definition_of(metric))
+
+
+def close_draft(draft: Draft, outcome: str, metric: Metric | None = None) -> None:
+    """Delete the draft and remember what it became, for its old URLs (Browser Back, bookmarks)."""
+    metric = metric or draft.metric
+    ClosedDraft.objects.update_or_create(
+        uuid=draft.uuid,
+        defaults={
+            "owner": draft.owner,
+            "metric": metric,
+            "metric_name": metric.name if metric else "",
+            "outcome": outcome,
+        },
+    )
+    draft.delete()
 
 
 def clean_definition(definition: dict) -> dict:

@@ -3,7 +3,8 @@
 Every step is a plain HTML form (the Django test client drives it without JavaScript); htmx
 makes parts live by posting the same form and swapping a fragment (template partials). Each
 POST first stores what was entered on the draft, valid or not, so nothing typed is ever lost
-and Back keeps everything.
+and Back keeps everything. The views read the request and choose the response; what a step
+changes on the draft, and saving it, is ``builder.steps``.
 """
 
 from __future__ import annotations
@@ -20,11 +21,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.roles import member_required
-from builder import dates, definitions, keyvalue, preview, steps, timeframes
+from builder import dates, keyvalue, preview, steps, timeframes
 from builder.forms import DateForm, ExpressionForm, NameForm, RequestForm
 from builder.models import ClosedDraft, DateMode, Draft
-from builder.signals import metric_saved
-from builder.wizard_drafts import new_draft
+from builder.wizard_drafts import close_draft, new_draft
 from connections.models import Connection
 
 STEPS = (
@@ -57,21 +57,6 @@ def _draft(request, uuid, lock=False) -> Draft:
             raise DraftClosed(closed)
         get_object_or_404(Draft, uuid=uuid, owner=request.user)  # the 404 itself
     return draft
-
-
-def _close(draft: Draft, outcome: str, metric=None) -> None:
-    """Delete the draft and remember what it became, for its old URLs (Browser Back, bookmarks)."""
-    metric = metric or draft.metric
-    ClosedDraft.objects.update_or_create(
-        uuid=draft.uuid,
-        defaults={
-            "owner": draft.owner,
-            "metric": metric,
-            "metric_name": metric.name if metric else "",
-            "outcome": outcome,
-        },
-    )
-    draft.delete()
 
 
 def _closed_drafts_lead_on(view):
@@ -176,7 +161,7 @@ def start(request):
 @_closed_drafts_lead_on
 def discard(request, draft):
     """Throw a draft away; a metric it was editing stays as it was saved."""
-    _close(_draft(request, draft), ClosedDraft.Outcome.DISCARDED)
+    close_draft(_draft(request, draft), ClosedDraft.Outcome.DISCARDED)
     messages.success(request, "Draft discarded.")
     return HttpResponseRedirect(reverse("builder:start"))
 
@@ -196,7 +181,6 @@ def _render_request(request, draft: Draft, form: RequestForm, status=200, fragme
             "header_rows": list(enumerate(form.header_rows)),
             "row_errors": {e.index: e.message for e in form.row_errors},
             "header_errors": {e.index: e.message for e in form.header_errors},
-            "is_vtiger": steps.is_vtiger(connection),
             "vtql": steps.vtql_context(draft, connection),
             "vtql_hints": steps.vtql_hints(draft, connection),
             "placeholder_preview": steps.placeholder_preview(draft, connection, timeframes.user_zone(request.user)),
@@ -212,7 +196,7 @@ def _render_request(request, draft: Draft, form: RequestForm, status=200, fragme
 
 
 def _read_request_post(request, draft: Draft) -> tuple[RequestForm, str | None]:
-    """Store the posted step on the draft and apply its row and helper buttons; (form, fragment)."""
+    """Apply the posted row buttons, store the step on the draft (with its helper button); (form, fragment)."""
     data = request.POST
     connection = steps.connection_by_uuid(data.get("connection")) or steps.connection_by_uuid(
         draft.definition.get("connection")
@@ -231,29 +215,8 @@ def _read_request_post(request, draft: Draft) -> tuple[RequestForm, str | None]:
         else:
             header_rows = changed
         fragment = f"{kind}_rows"
-    steps.store_request(draft, data, rows, header_rows, connection)
+    rows = steps.store_request(draft, data, rows, header_rows, connection)
     action = data.get("action", "")
-    state = steps.wizard_state(draft).setdefault("vtql", {})
-    state.pop("error", None)
-    if connection is not None and action in ("vtql-modules", "vtql-fields"):
-        error = steps.vtql_load(draft, connection, "modules" if action == "vtql-modules" else "fields")
-        if error:
-            state["error"] = error
-    elif action == "vtql-write":
-        rows, error = steps.vtql_write(draft, rows)
-        draft.definition["request"]["params"] = [[row.key, row.value] for row in rows]
-        if error:
-            state["error"] = error
-    # The helper's module list loads by itself the first time it is shown.
-    if (
-        steps.is_vtiger(connection)
-        and draft.definition["request"].get("endpoint") == "query"
-        and state.get("modules_for") != str(connection.uuid)
-    ):
-        error = steps.vtql_load(draft, connection, "modules")
-        if error:
-            state["error"] = error
-    draft.save()
     form = RequestForm(data, connection=connection, rows=rows, header_rows=header_rows)
     if fragment is None and (action.startswith("vtql-") or action == "refresh"):
         form = _unbound_request_form(draft, connection, rows, header_rows)
@@ -277,14 +240,7 @@ def request_step(request, draft):
     draft = _draft(request, draft)
     if request.method == "GET":
         connection = steps.connection_by_uuid(draft.definition.get("connection"))
-        if steps.is_vtiger(connection) and (draft.definition.get("request") or {}).get("endpoint") == "query":
-            state = steps.wizard_state(draft).setdefault("vtql", {})
-            if state.get("modules_for") != str(connection.uuid):
-                state.pop("error", None)
-                error = steps.vtql_load(draft, connection, "modules")
-                if error:
-                    state["error"] = error
-                draft.save()
+        steps.open_request_step(draft, connection)
         form = _unbound_request_form(draft, connection)
         if not form.rows:
             form.rows = [keyvalue.Row()]
@@ -296,7 +252,6 @@ def request_step(request, draft):
     if action == "next":
         if form.is_valid():
             steps.apply_cleaned_request(draft, form)
-            draft.save()
             return _done(request, _step_url("date", draft))
         return _render_request(request, draft, form, status=422 if not request.htmx else 200)
     return _render_request(request, draft, form)
@@ -311,7 +266,6 @@ def send(request, draft):
     if not form.is_valid():
         return _render_request(request, draft, form, status=200 if request.htmx else 422)
     steps.apply_cleaned_request(draft, form)
-    draft.save()
     preview.send_for_draft(draft, form.conn, timeframes.user_zone(request.user))
     if request.htmx:
         return _render_request(request, draft, _unbound_request_form(draft, form.conn))
@@ -329,33 +283,22 @@ def date_step(request, draft):
     context = _base_context(request, draft, "date")
     connection = context["connection"]
     tz = timeframes.user_zone(request.user)
-    naive_tz = (draft.definition.get("date") or {}).get("timezone") or (
-        connection.data_timezone if connection else "UTC"
-    )
-    candidates = steps.date_candidates(draft, naive_tz, tz)
+    candidates = steps.date_candidates(draft, steps.naive_zone(draft, connection), tz)
     status = 200
     if request.method == "POST":
-        steps.store_date(draft, request.POST)
-        draft.save()
         action = request.POST.get("action", "")
+        form = DateForm(request.POST)
+        valid = action != "back" and form.is_valid()  # Back keeps what was typed, unchecked
+        steps.store_date(draft, request.POST, form.cleaned_data if valid else None)
         if action == "back":
             return _done(request, _step_url("request", draft))
-        form = DateForm(request.POST)
-        if form.is_valid():
-            spec = draft.definition["date"]
-            spec["timezone"] = form.cleaned_data["timezone"]
-            if form.cleaned_data["mode"] == DateMode.FIELD:
-                spec["format"] = form.cleaned_data["resolved_format"]
-            else:
-                spec["field"] = ""
-            draft.save()
+        if valid:
             if action == "next":
                 return _done(request, _step_url("expression", draft))
         elif not request.htmx:  # htmx swaps 2xx answers only; the errors are in the page either way
             status = 422
     else:
-        if steps.apply_date_default(draft, candidates):  # the helper's date filter, or the only date field
-            draft.save()
+        steps.open_date_step(draft, candidates)
         initial = steps.date_initial(draft)
         if not initial["field"] and candidates:
             initial["field"] = candidates[0]["path"]
@@ -386,13 +329,11 @@ def date_step(request, draft):
 @_closed_drafts_lead_on
 def expression_step(request, draft):
     draft = _draft(request, draft)
-    state = steps.wizard_state(draft)
     status = 200
     if request.method == "POST":
         # The error's fix button (without JavaScript it posts the corrected expression as "fix").
         expression = request.POST.get("fix") or request.POST.get("expression", "")
-        draft.definition["expression"] = expression
-        draft.save()
+        steps.store_expression(draft, expression)
         action = request.POST.get("action", "")
         if action == "back":
             return _done(request, _step_url("date", draft))
@@ -406,24 +347,13 @@ def expression_step(request, draft):
         elif result is None:
             status = 422
     else:
-        # Straight here from step 1: the date field the Date step would have proposed (until it is answered).
         connection = steps.connection_by_uuid(draft.definition.get("connection"))
         tz = timeframes.user_zone(request.user)
-        steps.apply_date_default(draft, steps.date_candidates(draft, steps.naive_zone(draft, connection), tz))
-        expression = draft.definition.get("expression") or ""
-        suggestion = steps.suggestion(draft)
-        # Regenerate while the analyst has not changed the generated text (steps 1-2 may have changed);
-        # an editor the analyst emptied stays empty.
-        emptied = state.get("typed") and not expression
-        if (not expression.strip() and not emptied) or expression == state.get("suggested"):
-            expression = suggestion
-            draft.definition["expression"] = expression
-        state["suggested"] = suggestion
-        draft.save()
+        expression = steps.open_expression_step(draft, connection, tz)
         form = ExpressionForm(initial={"expression": expression})
-        result = steps.evaluation(draft, expression, timeframes.user_zone(request.user)) if expression.strip() else None
+        result = steps.evaluation(draft, expression, tz) if expression.strip() else None
     context = _base_context(request, draft, "expression")
-    context.update({"form": form, "evaluation": result, "suggested": state.get("suggested")})
+    context.update({"form": form, "evaluation": result, "suggested": steps.wizard_state(draft).get("suggested")})
     return render(request, "builder/wizard/expression.html", context, status=status)
 
 
@@ -433,9 +363,7 @@ def expression_step(request, draft):
 def evaluate(request, draft):
     draft = _draft(request, draft)
     expression = request.POST.get("expression", "")
-    draft.definition["expression"] = expression
-    steps.wizard_state(draft)["typed"] = True
-    draft.save(update_fields=["definition", "updated_at"])
+    steps.store_typed_expression(draft, expression)
     result = steps.evaluation(draft, expression, timeframes.user_zone(request.user)) if expression.strip() else None
     context = {"evaluation": result, "draft": draft}
     return render(request, "builder/wizard/expression.html#evaluation", context)
@@ -444,25 +372,13 @@ def evaluate(request, draft):
 # ---------------------------------------------------------------- step 4: name, and save
 
 
-def _store_screen_choice(draft: Draft, data) -> None:
-    """The Save step's "Add to the Metrics screen" box (new metrics only). The form sends a hidden
-    "0" before the checkbox's "1", so ticked reads "1", unticked "0"; absent keeps the default (on)."""
-    values = data.getlist("add_to_screen")
-    if values:
-        steps.wizard_state(draft)["add_to_screen"] = values[-1] == "1"
-
-
-def _adds_to_screen(draft: Draft) -> bool:
-    return draft.metric_id is None and steps.wizard_state(draft).get("add_to_screen", True)
-
-
 def _render_name(request, draft: Draft, form: NameForm, status=200, problems=()):
     context = _base_context(request, draft, "name")
     context.update(
         {
             "form": form,
             "offer_screen": draft.metric_id is None,
-            "add_to_screen": _adds_to_screen(draft),
+            "add_to_screen": steps.adds_to_screen(draft),
             "problems": [
                 (path or "definition", message, _step_url(STEP_OF_FIELD.get(path.split(".")[0], "name"), draft))
                 for path, message in problems
@@ -480,8 +396,6 @@ def name_step(request, draft):
     status = 200
     if request.method == "POST":
         steps.store_name(draft, request.POST)
-        _store_screen_choice(draft, request.POST)
-        draft.save()
         if request.POST.get("action") == "back":
             return _done(request, _step_url("expression", draft))
         form = NameForm(request.POST, metric=draft.metric)
@@ -496,12 +410,13 @@ def name_step(request, draft):
 STEP_OF_FIELD = {"request": "request", "connection": "request", "date": "date", "expression": "expression"}
 
 
-def _saved_message(metric, created: bool, on_screen: bool) -> str:
-    if not created:
-        return f"Saved your changes to “{metric.name}”."
-    if on_screen:
-        return f"Saved “{metric.name}”. It is on the Metrics screen and its first sync is on its way."
-    return f"Saved “{metric.name}”. It is not syncing yet: add it to the Metrics screen or a databoard to start."
+def _saved_message(saved: steps.Saved) -> str:
+    name = saved.metric.name
+    if not saved.created:
+        return f"Saved your changes to “{name}”."
+    if saved.on_screen:
+        return f"Saved “{name}”. It is on the Metrics screen and its first sync is on its way."
+    return f"Saved “{name}”. It is not syncing yet: add it to the Metrics screen or a databoard to start."
 
 
 @member_required
@@ -514,25 +429,11 @@ def save(request, draft):
         # this one, then finds the draft closed and is sent to the metric, never making a second one.
         draft = _draft(request, draft, lock=True)
         steps.store_name(draft, request.POST)
-        _store_screen_choice(draft, request.POST)
-        draft.save()
         form = NameForm(request.POST, metric=draft.metric)
         problems: list[tuple[str, str]] = []
         if form.is_valid():
-            cleaned, problems = steps.definition_errors(draft)
-            if not problems:
-                metric = draft.metric
-                created = metric is None
-                on_screen = _adds_to_screen(draft)
-                if created:
-                    metric = definitions.to_metric(cleaned, owner=request.user)
-                else:
-                    definitions.apply_to_metric(metric, cleaned)
-                metric.save()
-                metric_saved.send(
-                    sender=Draft, metric=metric, created=created, user=request.user, add_to_screen=on_screen
-                )
-                _close(draft, ClosedDraft.Outcome.SAVED, metric)
-                messages.success(request, _saved_message(metric, created, on_screen))
-                return _done(request, reverse("builder:metric", args=[metric.uuid]))
+            saved, problems = steps.save_metric(draft, request.user)
+            if saved is not None:
+                messages.success(request, _saved_message(saved))
+                return _done(request, reverse("builder:metric", args=[saved.metric.uuid]))
     return _render_name(request, draft, form, status=422, problems=problems)
