@@ -53,13 +53,14 @@ Public API
     ``to_metric(cleaned, *, owner=None) -> Metric``
         A new, unsaved Metric from a cleaned definition.
 
-Constants: ``FORMAT`` (the export document's format tag), ``PAGINATION_TYPES``, ``DATE_MODES``,
-``SYNC_LIMITS`` (inclusive ranges), ``DEFAULTS``.
+Constants: ``FORMAT`` (the export document's format tag), ``DATE_MODES``, ``SYNC_LIMITS``
+(inclusive ranges), ``DEFAULTS``. The pagination types are ``builder.pagination.TYPES``.
 """
 
 from __future__ import annotations
 
 import copy
+import difflib
 import json
 import re
 import uuid
@@ -67,10 +68,12 @@ from typing import Any
 
 from django.conf import settings
 
-from builder import placeholders, timeframes, transform, validators, vtql
+from builder import dates, pagination, placeholders, timeframes, transform, validators, vtql
 from builder.keyvalue import from_pairs
 from builder.keyvalue import validate as validate_rows
 from builder.models import Aggregation, DateMode, Metric, NumberFormat, Trend
+from connections.client import FORBIDDEN_HEADERS, resolve_endpoint
+from connections.errors import BadEndpoint
 from connections.models import Connection
 
 FORMAT = "metric-builder/metrics@1"
@@ -79,8 +82,6 @@ NAME_MAX_LENGTH = Metric._meta.get_field("name").max_length
 ENDPOINT_MAX_LENGTH = Metric._meta.get_field("endpoint").max_length
 
 DATE_MODES = tuple(DateMode.values)
-PAGINATION_TYPES = ("none", "page", "offset", "cursor", "next", "vtiger")
-VTIGER_INTEGRATIONS = ("vtiger", "vtiger-selfhosted")
 METHODS = ("GET", "POST")
 
 # Inclusive ranges. interval_minutes' lower bound is the site-wide minimum, the setting
@@ -259,8 +260,6 @@ def _show(value: Any) -> str:
 
 
 def _close_match(key: Any, allowed: tuple) -> str:
-    import difflib
-
     matches = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
     return f" (did you mean {matches[0]!r}?)" if matches else ""
 
@@ -290,8 +289,6 @@ def _pairs(check: _Checker, value: Any, keys: tuple, kind: str) -> list[list[str
         for message in placeholders.validate(text):
             check.error((*keys, index), message)
     if kind == "headers":
-        from connections.client import FORBIDDEN_HEADERS
-
         for index, (name, _) in enumerate(pairs):
             if name.lower() in FORBIDDEN_HEADERS or name.lower() == "authorization":
                 check.error((*keys, index), f"The header {name} is set by the connection and cannot be changed.")
@@ -300,14 +297,12 @@ def _pairs(check: _Checker, value: Any, keys: tuple, kind: str) -> list[list[str
 
 def _pagination(check: _Checker, value: Any, keys: tuple) -> dict | None:
     """Checked against builder.pagination: its types, the options each type takes, their values."""
-    from builder import pagination
-
     if not check.obj(value, keys):
         return None
     if "type" not in value:
-        check.error((*keys, "type"), f"This key is required: one of {_choices_text(PAGINATION_TYPES)}.")
+        check.error((*keys, "type"), f"This key is required: one of {_choices_text(pagination.TYPES)}.")
         return None
-    kind = check.choice(value["type"], (*keys, "type"), PAGINATION_TYPES)
+    kind = check.choice(value["type"], (*keys, "type"), pagination.TYPES)
     if kind is None:
         return None
     allowed = tuple(pagination.OPTIONS.get(kind, {}))
@@ -349,9 +344,6 @@ def _request(check: _Checker, value: Any, connection) -> dict | None:
             for message in placeholders.validate(endpoint):
                 check.error((*keys, "endpoint"), message)
             if connection is not None:
-                from connections.client import resolve_endpoint
-                from connections.errors import BadEndpoint
-
                 try:
                     resolve_endpoint(connection.base_url, endpoint)
                 except BadEndpoint as exc:
@@ -371,7 +363,7 @@ def _request(check: _Checker, value: Any, connection) -> dict | None:
 
     if connection is not None and method is not None:
         _method_rules(check, connection, cleaned)
-    if connection is not None and connection.integration in VTIGER_INTEGRATIONS:
+    if connection is not None and connection.is_vtiger:
         _vtql_rules(check, cleaned)
     return cleaned
 
@@ -391,7 +383,7 @@ def _vtql_rules(check: _Checker, request: dict) -> None:
 def _method_rules(check: _Checker, connection, request: dict) -> None:
     keys = ("request",)
     method = request["method"]
-    if connection.integration in VTIGER_INTEGRATIONS:
+    if connection.is_vtiger:
         if method != "GET":
             check.error((*keys, "method"), "Vtiger connections allow GET only: calls that change data are not allowed.")
         if request["body"] is not None:
@@ -428,8 +420,6 @@ def _date(check: _Checker, value: Any, connection) -> dict | None:
     if "format" in value and value["format"] not in (None, ""):
         fmt = check.text(value["format"], (*keys, "format"), max_length=60)
         if fmt is not None:
-            from builder import dates
-
             if fmt not in dates.FORMATS:
                 try:
                     fmt = placeholders.FORMAT_ALIASES.get(fmt, fmt)

@@ -30,8 +30,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from builder import definitions
-
-VTIGER_INTEGRATIONS = definitions.VTIGER_INTEGRATIONS
+from builder.models import DateMode
 
 DATE = "YYYY-MM-DD"
 DATETIME = "YYYY-MM-DD HH:mm:ss"
@@ -84,7 +83,7 @@ def _item(
     number_format: str = "number",
     trend: str = "up",
 ) -> Item:
-    snapshot = date["mode"] == "dynamic"
+    snapshot = date["mode"] == DateMode.DYNAMIC
     return Item(
         slug=slug,
         module=module,
@@ -110,10 +109,10 @@ def _item(
 
 
 def _by(field: str, fmt: str) -> dict:
-    return {"mode": "field", "format": fmt, "timezone": "UTC", "field": field}
+    return {"mode": DateMode.FIELD.value, "format": fmt, "timezone": "UTC", "field": field}
 
 
-DYNAMIC = {"mode": "dynamic"}
+DYNAMIC = {"mode": DateMode.DYNAMIC.value}
 OPEN_STAGES = "sales_stage != 'Closed Won' AND sales_stage != 'Closed Lost'"
 
 ITEMS: tuple[Item, ...] = (
@@ -310,7 +309,7 @@ def create_metric(slug: str, connection, *, owner=None):
     item = get(slug)
     if item is None:
         raise GalleryError(f"There is no pre-built metric {slug!r}.")
-    if connection is None or connection.integration not in VTIGER_INTEGRATIONS:
+    if connection is None or not connection.is_vtiger:
         raise GalleryError("Pre-built metrics need a Vtiger connection.")
     cleaned, errors = definitions.validate(definition(item, connection.name), connection_lookup=lambda _: connection)
     if errors:  # a bug in ITEMS, which tests catch; say so plainly rather than crash

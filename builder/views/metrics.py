@@ -22,6 +22,7 @@ from builder import definitions, portability
 from builder import gallery as gallery_items
 from builder import pagination as pagination_types
 from builder.models import Metric
+from builder.wizard_drafts import draft_for_metric
 from connections.models import Connection
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
@@ -56,31 +57,14 @@ def metric_list(request):
 @member_required
 def metric_detail(request, uuid):
     metric = _metric_or_404(uuid)
-    context = {
-        "metric": metric,
-        "request_summary": _request_summary(metric),
-        "has_wizard": _draft_for_metric() is not None,
-    }
+    context = {"metric": metric, "request_summary": _request_summary(metric)}
     return render(request, "builder/metrics/detail.html", context)
-
-
-def _draft_for_metric():
-    """The wizard's draft_for_metric, or None while the wizard is not installed."""
-    try:
-        from builder.wizard_drafts import draft_for_metric
-    except ImportError:
-        return None
-    return draft_for_metric
 
 
 @member_required
 @require_http_methods(["GET", "POST"])
 def metric_edit(request, uuid):
     metric = _metric_or_404(uuid)
-    draft_for_metric = _draft_for_metric()
-    if draft_for_metric is None:
-        messages.error(request, "The wizard is not available yet, so this metric cannot be edited here.")
-        return redirect("builder:metric", uuid=metric.uuid)
     if metric.connection_id is None:
         messages.warning(
             request,
@@ -116,7 +100,7 @@ def metric_delete(request, uuid):
 
 
 def _vtiger_connections():
-    return Connection.objects.filter(integration__in=gallery_items.VTIGER_INTEGRATIONS).order_by("name")
+    return Connection.objects.filter(integration__in=Connection.VTIGER_INTEGRATIONS).order_by("name")
 
 
 @member_required
