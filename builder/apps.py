@@ -1,4 +1,7 @@
 from django.apps import AppConfig
+from django.conf import settings
+
+from builder import expression_box
 
 
 class BuilderConfig(AppConfig):
@@ -6,10 +9,6 @@ class BuilderConfig(AppConfig):
     verbose_name = "Metric Builder"
 
     def ready(self):
-        from django.conf import settings
-
-        from builder import expression_box
-
         expression_box.configure(
             workers=settings.EXPRESSION_WORKERS,
             memory_mb=settings.EXPRESSION_MEMORY_MB,

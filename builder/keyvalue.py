@@ -147,12 +147,3 @@ def to_pairs(rows: Iterable[Row]) -> list[tuple[str, str]]:
 def from_pairs(pairs: Iterable[tuple[str, str] | list[str]]) -> list[Row]:
     """Rows from stored pairs (``[["query", "SELECT ..."]]`` in a metric definition)."""
     return [Row(key=_text(key), value=_text(value)) for key, value in pairs]
-
-
-def to_data(rows: list[Row], prefix: str = "params") -> dict[str, str]:
-    """The rows as form data (``TOTAL_FORMS`` included): initial data for re-rendering the rows."""
-    data = {f"{prefix}-TOTAL_FORMS": str(len(rows))}
-    for i, row in enumerate(rows):
-        data[f"{prefix}-{i}-key"] = row.key
-        data[f"{prefix}-{i}-value"] = row.value
-    return data

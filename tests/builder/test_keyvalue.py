@@ -1,4 +1,9 @@
+import uuid
+from html.parser import HTMLParser
+from types import SimpleNamespace
+
 import pytest
+from django.template.loader import render_to_string
 
 from builder.keyvalue import (
     MAX_ROWS,
@@ -10,12 +15,47 @@ from builder.keyvalue import (
     parse_rows,
     pressed,
     remove_row,
-    to_data,
     to_pairs,
     validate,
 )
 
 QUERY = "SELECT * FROM Leads WHERE createdtime >= '{{start}}';"
+
+
+class _FormFields(HTMLParser):
+    """The names and values a browser would post from rendered form fields (inputs and textareas)."""
+
+    def __init__(self):
+        super().__init__()
+        self.data: dict[str, str] = {}
+        self._textarea: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "input" and attrs.get("name"):
+            self.data[attrs["name"]] = attrs.get("value") or ""
+        elif tag == "textarea":
+            self._textarea = attrs.get("name")
+            self.data[self._textarea] = ""
+
+    def handle_data(self, data):
+        if self._textarea is not None:
+            self.data[self._textarea] += data
+
+    def handle_endtag(self, tag):
+        if tag == "textarea":
+            self._textarea = None
+
+
+def _rendered_form_data(rows, kind):
+    """The rows as the Prepare API Request step renders them (``_rows.html``), read back as form data."""
+    html = render_to_string(
+        "builder/wizard/_rows.html",
+        {"kind": kind, "rows": list(enumerate(rows)), "errors": {}, "draft": SimpleNamespace(uuid=uuid.uuid4())},
+    )
+    fields = _FormFields()
+    fields.feed(html)
+    return fields.data
 
 
 def test_parse_rows_with_a_total_count():
@@ -74,7 +114,7 @@ def test_pairs_round_trip_through_form_data():
     pairs = [["query", QUERY], ["elementType", "Leads"]]
     rows = from_pairs(pairs)
     assert rows == [Row("query", QUERY), Row("elementType", "Leads")]
-    data = to_data(rows, "params")
+    data = _rendered_form_data(rows, "params")
     assert data["params-TOTAL_FORMS"] == "2"
     assert parse_rows(data, "params") == rows
     assert to_pairs(parse_rows(data, "params")) == [tuple(pair) for pair in pairs]
