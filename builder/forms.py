@@ -74,7 +74,7 @@ class RequestForm(forms.Form):
         method = (self.cleaned_data.get("method") or "GET").strip().upper()
         allowed = [value for value, _ in self.fields["method"].widget.choices]
         if method not in allowed:
-            if self.conn is not None and self.conn.integration != Connection.Integration.CUSTOM:
+            if self.conn is not None and self.conn.is_vtiger:
                 raise forms.ValidationError(
                     f"{method} is not allowed: Vtiger connections allow GET only, so calls which change data "
                     "are not allowed."

@@ -45,6 +45,8 @@ from typing import Any
 from builder import vtql
 from builder.dates import find_records
 
+# The one declaration of the pagination types: definitions validates against it, the wizard's
+# form offers TYPE_LABELS (here, not a TextChoices: this module imports no Django).
 TYPES = ("none", "page", "offset", "cursor", "next", "vtiger")
 TYPE_LABELS = {
     "none": "None (one request)",

@@ -19,6 +19,13 @@ def _walk(pager, client, method="GET"):
 # ---------------------------------------------------------------- pure
 
 
+def test_every_type_has_a_label_and_its_options_and_is_valid_without_them():
+    assert tuple(pagination.TYPE_LABELS) == pagination.TYPES
+    assert tuple(pagination.OPTIONS) == pagination.TYPES
+    for kind in pagination.TYPES:
+        assert pagination.validate({"type": kind}) == [], kind
+
+
 def test_unknown_type_and_option_are_errors():
     assert "Unknown pagination type 'pages'" in pagination.validate({"type": "pages"})[0]
     assert "no option size" in pagination.validate({"type": "offset", "size": 3})[0]
