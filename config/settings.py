@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "accounts",
+    "notifications",
     "connections",
     "builder",
     "syncs",
@@ -121,7 +122,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.roles",
-                "dashboards.context_processors.notifications",
+                "notifications.context_processors.unread_notifications",
             ],
             # {% partialdef %} in every template, for htmx fragments ("page.html#name").
             "builtins": ["template_partials.templatetags.partials"],

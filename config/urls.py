@@ -9,6 +9,7 @@ urlpatterns = [
     path("builder/", include("builder.urls")),
     path("data-manager/", include("connections.urls")),
     path("syncs/", include("syncs.urls")),
+    path("notifications/", include("notifications.urls")),
     path("dashboards/", include("dashboards.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -18,10 +18,10 @@ Episodes
 --------
 ``Alert.triggered`` is True while the condition holds. When it starts to hold, one
 :class:`~dashboards.models.AlertEvent` is recorded and the creator is told once, by email
-(HTML and text) and in the app (``syncs.models.Notification``); later evaluations while it
-keeps holding say nothing. When it stops holding the episode ends, and the next crossing is a
-new episode. The switch is a conditional UPDATE, so two syncs finishing at once cannot both
-start the same episode. An alert whose creator is gone tells the metric's owner.
+(HTML and text) and in the app, through :func:`notifications.models.notify`; later
+evaluations while it keeps holding say nothing. When it stops holding the episode ends, and the
+next crossing is a new episode. The switch is a conditional UPDATE, so two syncs finishing at
+once cannot both start the same episode. An alert whose creator is gone tells the metric's owner.
 """
 
 from __future__ import annotations
@@ -31,17 +31,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from builder import timeframes
-from builder.validators import single_line
 from dashboards import comparison, queries
 from dashboards.models import Alert, AlertEvent
 from dashboards.templatetags.metric_format import metric_value
+from notifications import models as notifications
 from syncs import history
 
 logger = logging.getLogger(__name__)
@@ -122,16 +121,8 @@ def alerts_url(alert: Alert) -> str:
 
 
 def notify(alert: Alert, event: AlertEvent) -> None:
-    """Tell the recipient in the app and by email; a broken mail server never breaks a sync."""
-    from syncs.models import Notification
-
-    user = recipient(alert)
-    if user is None:
-        return
+    """Tell the recipient in the app and by email (HTML and text); a broken mail server never breaks a sync."""
     url = alerts_url(alert)
-    Notification.objects.create(user=user, text=event.message, url=url)
-    if not user.email:
-        return
     context = {
         "alert": alert,
         "event": event,
@@ -139,16 +130,14 @@ def notify(alert: Alert, event: AlertEvent) -> None:
         "rule": describe(alert),
         "url": getattr(settings, "SITE_URL", "").rstrip("/") + url,
     }
-    mail = EmailMultiAlternatives(
-        subject=single_line(f"Alert: {event.message}")[:200],  # a metric name may hold a line break
+    notifications.notify(
+        recipient(alert),
+        event.message,
+        url,
+        subject=f"Alert: {event.message}",
         body=render_to_string("email/alert.txt", context),
-        to=[user.email],
+        html=render_to_string("email/alert.html", context),
     )
-    mail.attach_alternative(render_to_string("email/alert.html", context), "text/html")
-    try:
-        mail.send()
-    except Exception:
-        logger.exception("Could not email alert %s to %s", alert.pk, user.email)
 
 
 def evaluate(alert: Alert, now: datetime | None = None) -> AlertEvent | None:
@@ -174,13 +163,9 @@ def evaluate(alert: Alert, now: datetime | None = None) -> AlertEvent | None:
     return event
 
 
-def evaluate_for_metric(metric, now: datetime | None = None) -> list[AlertEvent]:
-    """Evaluate every alert on ``metric`` (after a sync); one broken alert does not stop the others."""
-    return evaluate_for_metrics([metric], now)
-
-
 def evaluate_for_metrics(metrics, now: datetime | None = None) -> list[AlertEvent]:
-    """Evaluate every alert on these metrics (after a batch of syncs), found with one query."""
+    """Evaluate every alert on these metrics (after a batch of syncs), found with one query; one
+    broken alert does not stop the others."""
     events = []
     found = Alert.objects.filter(metric__in=metrics).select_related("metric__owner__profile", "created_by__profile")
     for alert in found:

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from syncs.models import MetricSync, Notification, SyncRun, Use
+from syncs.models import MetricSync, SyncRun, Use
 
 
 @admin.register(MetricSync)
@@ -22,9 +22,3 @@ class SyncRunAdmin(admin.ModelAdmin):
 class UseAdmin(admin.ModelAdmin):
     list_display = ("metric", "kind", "ref", "created_at")
     list_filter = ("kind",)
-
-
-@admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
-    list_display = ("user", "text", "created_at", "read")
-    list_filter = ("read",)

@@ -12,12 +12,11 @@ The data of a metric are its ``Datapoint`` rows, whatever its date mode:
 
 ``MetricSync`` is the metric's sync state (one per metric, created on first use), ``Use`` says
 where a metric is used (a metric syncs only while it has one), ``SyncRun`` is the record each
-sync leaves, and ``Notification`` tells a metric's owner when its syncs stopped.
+sync leaves; the ``notifications`` app tells a metric's owner when its syncs stopped.
 """
 
 import uuid
 
-from django.conf import settings
 from django.db import models
 
 
@@ -210,24 +209,6 @@ class SyncRun(models.Model):
             "error_kind": self.error_kind,
             "retry_at": self.retry_at.isoformat() if self.retry_at else None,
         }
-
-
-class Notification(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
-    text = models.TextField()
-    url = models.CharField(max_length=300, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    read = models.BooleanField(default=False)
-
-    class Meta:
-        ordering = ["-created_at", "-pk"]
-        indexes = [
-            # "Your unread notifications", newest first.
-            models.Index(fields=["user", "read", "-created_at"], name="notification_user_unread"),
-        ]
-
-    def __str__(self):
-        return self.text[:60]
 
 
 def current_value(metric):

@@ -20,13 +20,12 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from builder.validators import single_line
-from syncs.models import MetricSync, Notification, SyncRun
+from notifications.models import notify
+from syncs.models import MetricSync, SyncRun
 from syncs.signals import metric_paused
 
 logger = logging.getLogger(__name__)
@@ -98,20 +97,6 @@ def interval(metric) -> timedelta:
 
 
 # ---------------------------------------------------------------- pausing and telling people
-
-
-def notify(user, text, url=""):
-    """An in-app notification and an email to ``user``."""
-    if user is None:
-        return None
-    note = Notification.objects.create(user=user, text=text, url=url)
-    if user.email:
-        try:
-            subject = single_line("Metric Builder: " + text[:80])  # a metric name may hold a line break
-            send_mail(subject, text, None, [user.email], fail_silently=False)
-        except Exception:  # a broken mail server must not break syncs
-            logger.exception("Could not email %s", user.email)
-    return note
 
 
 def pause(metric, reason, paused_by=PausedBy.USER, tell_owner=False):

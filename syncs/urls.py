@@ -12,6 +12,4 @@ urlpatterns = [
     path("metrics/<uuid:uuid>/backfill/", views.backfill, name="backfill"),
     path("metrics/<uuid:uuid>/resume/", views.resume, name="resume"),
     path("metrics/<uuid:uuid>/pause/", views.pause, name="pause"),
-    path("notifications/", views.notifications, name="notifications"),
-    path("notifications/read/", views.notifications_read, name="notifications_read"),
 ]

@@ -1,18 +1,17 @@
-"""The metric's sync panel (status, in use, Sync now, backfill progress, run records) and notifications.
+"""The metric's sync panel (status, in use, Sync now, backfill progress, run records).
 
 The metric page includes the panel with ``hx-get`` (and a plain link to the full page). A
 plain POST redirects back to the panel; an htmx POST re-renders the fragment. Progress
 fragments poll while work runs and stop polling with HTTP 286.
 """
 
-from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.roles import member_required
 from builder.models import Metric
 from syncs import runner, services, uses
-from syncs.models import Notification, SyncRun, Use
+from syncs.models import SyncRun, Use
 from syncs.signals import describe_uses
 
 RUNS_SHOWN = 20
@@ -127,22 +126,6 @@ def backfill(request, uuid):
     state = services.state_for(metric)
     status = 200 if (state.in_use and state.backfill_running and not state.is_paused) else STOP_POLLING
     return render(request, "syncs/panel.html#backfill", {"metric": metric, "state": state}, status=status)
-
-
-@require_GET
-@member_required
-def notifications(request):
-    items = list(Notification.objects.filter(user=request.user)[:100])
-    return render(request, "syncs/notifications.html", {"notifications": items})
-
-
-@require_POST
-@member_required
-def notifications_read(request):
-    Notification.objects.filter(user=request.user, read=False).update(read=True)
-    if request.htmx:
-        return HttpResponse(status=204)
-    return redirect("syncs:notifications")
 
 
 def _panel_url(metric):

@@ -238,8 +238,8 @@ def test_a_request_body_nested_too_deeply_is_a_form_error(quiet_client, field):
 
 
 def test_a_notification_about_a_metric_named_with_cr_lf_is_still_mailed(analyst_user):
-    from syncs import services
+    from notifications.models import notify
 
-    services.notify(analyst_user, "Deals\r\nwon was paused: the API refused the credentials.")
+    notify(analyst_user, "Deals\r\nwon was paused: the API refused the credentials.")
     [message] = mail.outbox
     assert message.subject == "Metric Builder: Deals won was paused: the API refused the credentials."

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ["accounts", "config", "connections", "builder", "syncs", "dashboards", "sandbox"]
+PACKAGES = ["accounts", "notifications", "config", "connections", "builder", "syncs", "dashboards", "sandbox"]
 LAYERS = "Apps import only the apps below them (connections <- builder <- syncs <- dashboards)"
 PURE = "The pure modules import no Django and no models"
 CONFIG = "config imports no app, except its URL map"
@@ -68,7 +68,19 @@ def _not_python(directory, names):
             LAYERS,
             "builder.backwards -> syncs.models",
         ),
-        # accounts and config sit under every app.
+        # notifications sits under every app but accounts; accounts and config under every app.
+        (
+            "notifications/models.py",
+            "from connections.models import Connection",
+            LAYERS,
+            "notifications.models -> connections.models",
+        ),
+        (
+            "accounts/roles.py",
+            "from notifications.models import notify",
+            LAYERS,
+            "accounts.roles -> notifications.models",
+        ),
         (
             "accounts/roles.py",
             "from connections.models import Connection",
@@ -93,6 +105,12 @@ def _not_python(directory, names):
             "from builder import forms",
             PURE,
             "builder.timeframes -> builder.forms",
+        ),
+        (
+            "notifications/text.py",
+            "from notifications.models import Notification",
+            PURE,
+            "notifications.text -> notifications.models",
         ),
         # The simulator reaching into the product.
         (

@@ -18,7 +18,8 @@ from builder.models import Draft
 from dashboards import alerts as alert_service
 from dashboards import scorecards
 from dashboards.models import Alert, AlertEvent, Databoard, Goal, Scorecard, Tile
-from syncs.models import Datapoint, Notification, SyncRun
+from notifications.models import Notification
+from syncs.models import Datapoint, SyncRun
 from syncs.uses import add_use
 from tests.connections.factories import custom_connection
 from tests.factories import MetricFactory, SyncRunFactory, UserFactory

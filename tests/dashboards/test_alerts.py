@@ -10,8 +10,9 @@ from django.urls import reverse
 from dashboards import alerts
 from dashboards.models import Alert, AlertEvent
 from dashboards.receivers import evaluate_alerts_after_sync
+from notifications.models import Notification
 from syncs import storage
-from syncs.models import MetricSync, Notification, SyncRun, Use
+from syncs.models import MetricSync, SyncRun, Use
 from syncs.signals import sync_finished
 from tests.factories import MetricFactory, SyncRunFactory, UserFactory, point
 
@@ -270,7 +271,7 @@ def test_one_broken_alert_does_not_stop_the_others(metric, analyst_user, monkeyp
         return real(alert, now)
 
     monkeypatch.setattr(alerts, "read", read)
-    events = alerts.evaluate_for_metric(metric)
+    events = alerts.evaluate_for_metrics([metric])
     assert [event.alert_id for event in events] == [fine.pk]
 
 

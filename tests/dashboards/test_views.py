@@ -125,7 +125,7 @@ def test_reading_views_need_a_role(client, outsider_user, metric):
 
 
 def test_navigation_counts_unread_notifications(analyst_client, analyst_user):
-    from syncs.models import Notification
+    from notifications.models import Notification
 
     Notification.objects.create(user=analyst_user, text="Deals won went above 10,000")
     Notification.objects.create(user=analyst_user, text="Seen already", read=True)

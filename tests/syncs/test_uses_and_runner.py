@@ -7,8 +7,9 @@ from django.core import mail
 from django.utils import timezone
 
 from connections.models import Connection
+from notifications.models import Notification
 from syncs import dispatcher, runner, services, uses
-from syncs.models import Datapoint, MetricSync, Notification, SyncRun, Use
+from syncs.models import Datapoint, MetricSync, SyncRun, Use
 from tests.connections.factories import vtiger_connection
 from tests.factories import SyncRunFactory, UserFactory
 from tests.syncs.conftest import leads_metric, unlimited

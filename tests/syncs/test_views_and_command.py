@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from builder import timeframes
 from conftest import wait_for
+from notifications.models import Notification
 from syncs import services
-from syncs.models import Datapoint, MetricSync, Notification, SyncRun
+from syncs.models import Datapoint, MetricSync, SyncRun
 from tests.factories import SyncRunFactory
 from tests.syncs.conftest import expected_leads, leads_metric
 
@@ -94,9 +95,9 @@ def test_sync_now_shows_progress_until_done(analyst_client, workers, sandbox, vt
 @pytest.mark.django_db
 def test_notifications_list_and_mark_read(analyst_client, analyst_user):
     Notification.objects.create(user=analyst_user, text="Syncs of the metric “X” are paused")
-    body = analyst_client.get(reverse("syncs:notifications")).content.decode()
+    body = analyst_client.get(reverse("notifications:list")).content.decode()
     assert "are paused" in body and 'class="unread"' in body
-    analyst_client.post(reverse("syncs:notifications_read"))
+    analyst_client.post(reverse("notifications:read"))
     assert not Notification.objects.filter(read=False).exists()
 
 
