@@ -187,7 +187,7 @@ def main():
     from django.utils import timezone
 
     from builder import pagination
-    from builder.preview import rendered_request
+    from builder.fetching import rendered_request
     from sandbox import DEMO_ACCESS_KEY, DEMO_USERNAME
     from syncs import dispatcher, engine
     from syncs.models import Datapoint, SyncRun

@@ -5,15 +5,18 @@
     result.meta      # status, elapsed_ms (upstream), own_ms, total_ms, size_bytes, pages, truncated, ...
     result.error     # {"kind", "message"} for a ConnectionProblem or a bad request spec, else None
 
-It takes the same path a sync takes (placeholders -> connections.ratelimit -> connections.client
--> builder.pagination), so a preview that works is a sync that works, and it spends the same
-request budget (waiting at most SEND_BUDGET_WAIT_S for it). Placeholders are filled for the preview range,
-cut in the analyst's zone and written in the connection's data zone (Vtiger: UTC; see
-builder.placeholders). Pages are followed up to PREVIEW_MAX_PAGES and PREVIEW_MAX_BYTES in
-total; what is kept is the capped, merged response.
+It is ``builder.fetching.fetch``, the path every sync takes (placeholders -> connections.ratelimit
+-> connections.client -> builder.pagination), so a preview that works is a sync that works, and
+it spends the same request budget (waiting at most ``fetching.SEND_BUDGET_WAIT_S`` for it).
+Placeholders are filled for the preview range, cut in the analyst's zone and written in the
+connection's data zone (Vtiger: UTC; see builder.placeholders). Pages are followed up to
+PREVIEW_MAX_PAGES and PREVIEW_MAX_BYTES in total; what is kept is the capped, merged response.
 
 ``own_ms`` is the time spent in our own code: the total minus the upstream wait (the time
 inside each HTTP call, ``Response.elapsed_ms``).
+
+The rest is what the wizard shows of it: why a Send was not sent (``budget_message``) and the
+response viewer (``json_tree``).
 """
 
 from __future__ import annotations
@@ -29,15 +32,16 @@ from typing import Any
 from django.conf import settings
 from django.utils.safestring import mark_safe
 
-from builder import pagination, placeholders, timeframes
+from builder import fetching, pagination, placeholders, timeframes
+
+# builder/steps.py and syncs/engine.py still reach these here; the line goes when they import
+# builder.fetching (issue 12, item 1).
+from builder.fetching import budgeted_request, rendered_request  # noqa: F401 -- see the comment above
 from connections import ratelimit
 from connections.client import Client
-from connections.errors import ConnectionProblem, RateLimited
+from connections.errors import ConnectionProblem
 
 PREVIEW_MAX_PAGES = 10
-# A Send spends the connection's request budget like a sync; it waits this long at most for it,
-# then says the budget is used up and sends nothing (an analyst is watching).
-SEND_BUDGET_WAIT_S = 2.0
 TEXT_PREVIEW_CHARS = 2000
 
 
@@ -56,19 +60,6 @@ def preview_max_bytes() -> int:
     return int(settings.OUTBOUND_MAX_BYTES)
 
 
-def rendered_request(
-    request_spec: dict, window: timeframes.Window, zone: str
-) -> tuple[str, list[tuple[str, str]], list[tuple[str, str]], Any]:
-    """(endpoint, params, headers, body) with the placeholders filled; PlaceholderError on a bad one."""
-    endpoint = placeholders.render(request_spec.get("endpoint") or "", window, zone)
-    params = [(k, placeholders.render(str(v), window, zone)) for k, v in request_spec.get("params") or []]
-    headers = [(k, placeholders.render(str(v), window, zone)) for k, v in request_spec.get("headers") or []]
-    body = request_spec.get("body")
-    if body is not None:
-        body = placeholders.render_json(body, window, zone)
-    return endpoint, params, headers, body
-
-
 def send(
     connection,
     request_spec: dict,
@@ -80,95 +71,61 @@ def send(
 ) -> PreviewResult:
     """Run the request now, for the preview range; never raises for a problem the analyst can fix."""
     started = time.perf_counter()
-    max_bytes = preview_max_bytes() if max_bytes is None else max_bytes
     window = timeframes.preview_window(preset, tz, now)
-    meta: dict[str, Any] = {
-        "status": None,
-        "elapsed_ms": 0,
-        "size_bytes": 0,
-        "pages": 0,
-        "truncated": False,
-        "cap_hit": False,
-        "max_pages": max_pages,
-        "window": {"preset": preset, "start": window.start.isoformat(), "end": window.end.isoformat(), "tz": tz},
-        "sent_at": time.time(),
-    }
-
-    def finish(data=None, error=None) -> PreviewResult:
-        total_ms = (time.perf_counter() - started) * 1000
-        meta["total_ms"] = round(total_ms, 1)
-        meta["own_ms"] = round(max(0.0, total_ms - meta["elapsed_ms"]), 1)
-        return PreviewResult(data=data, meta=meta, error=error)
-
-    method = (request_spec.get("method") or "GET").upper()
-    try:
-        endpoint, params, headers, body = rendered_request(request_spec, window, connection.data_timezone)
-        pager = pagination.Pager(request_spec.get("pagination"), endpoint, params, max_pages=max_pages)
-    except placeholders.PlaceholderError as exc:
-        return finish(error={"kind": "placeholder", "message": exc.message})
-    except pagination.PaginationError as exc:
-        return finish(error={"kind": "pagination", "message": str(exc)})
-
-    limiter = ratelimit.for_connection(connection)
+    sent_at = time.time()
+    fetched = fetching.Fetched()
+    error = None
     try:
         with Client(connection) as client:
-            page = pager.first()
-            while page is not None:
-                try:
-                    response = budgeted_request(
-                        client,
-                        limiter,
-                        method,
-                        page.endpoint,
-                        params=page.params,
-                        headers=headers,
-                        json_body=body,
-                        allow_truncated=True,
-                    )
-                except ratelimit.BudgetWait as wait:
-                    meta["pages"] = pager.pages
-                    return finish(error={"kind": "budget", "message": budget_message(connection, wait.seconds)})
-                meta["status"] = response.status
-                meta["elapsed_ms"] += response.elapsed_ms
-                meta["size_bytes"] += response.size_bytes
-                meta["content_type"] = response.content_type
-                if response.truncated:
-                    meta["pages"] = pager.pages + 1
-                    meta["truncated"] = True
-                    meta["text"] = response.text[:TEXT_PREVIEW_CHARS]
-                    return finish()
-                try:
-                    page = pager.advance(response.data)
-                except pagination.PaginationError as exc:
-                    meta["pages"] = pager.pages
-                    return finish(error={"kind": "pagination", "message": str(exc)})
-                if page is not None and meta["size_bytes"] >= max_bytes:
-                    pager.cap_hit = True
-                    page = None
-            meta["pages"] = pager.pages
-            meta["cap_hit"] = pager.cap_hit
-            return finish(data=pager.merged())
+            fetching.fetch(
+                client,
+                request_spec,
+                window,
+                connection.data_timezone,
+                limiter=ratelimit.for_connection(connection),
+                max_pages=max_pages,
+                max_bytes=preview_max_bytes() if max_bytes is None else max_bytes,
+                wait_s=fetching.SEND_BUDGET_WAIT_S,
+                allow_truncated=True,
+                result=fetched,
+            )
+    except placeholders.PlaceholderError as exc:
+        error = {"kind": "placeholder", "message": exc.message}
+    except pagination.PaginationError as exc:
+        error = {"kind": "pagination", "message": str(exc)}
+    except ratelimit.BudgetWait as wait:
+        error = {"kind": "budget", "message": budget_message(connection, wait.seconds)}
     except ConnectionProblem as problem:
-        meta["pages"] = pager.pages
-        error = {"kind": problem.kind, "message": problem.message}
-        for name in ("code", "vtiger_message", "status", "snippet"):
-            value = getattr(problem, name, None)
-            if value not in (None, ""):
-                error[name] = value
-        return finish(error=error)
+        error = _problem_error(problem)
+    meta: dict[str, Any] = {
+        "status": fetched.status,
+        "elapsed_ms": fetched.elapsed_ms,
+        "size_bytes": fetched.size_bytes,
+        "pages": fetched.pages,
+        "truncated": fetched.truncated,
+        "cap_hit": fetched.cap_hit,
+        "max_pages": max_pages,
+        "window": {"preset": preset, "start": window.start.isoformat(), "end": window.end.isoformat(), "tz": tz},
+        "sent_at": sent_at,
+    }
+    if fetched.status is not None:
+        meta["content_type"] = fetched.content_type
+    if fetched.truncated:
+        meta["text"] = fetched.text[:TEXT_PREVIEW_CHARS]
+    total_ms = (time.perf_counter() - started) * 1000
+    meta["total_ms"] = round(total_ms, 1)
+    meta["own_ms"] = round(max(0.0, total_ms - fetched.elapsed_ms), 1)
+    return PreviewResult(data=fetched.data, meta=meta, error=error)
 
 
-def budgeted_request(client, limiter, method, endpoint, **kwargs):
-    """One request of the wizard on the connection's budget: ``ratelimit.BudgetWait`` (nothing sent)
-    when the budget frees up only after SEND_BUDGET_WAIT_S; a 429 blocks the budget for everyone."""
-    limiter.acquire(deadline=time.monotonic() + SEND_BUDGET_WAIT_S)
-    try:
-        response = client.request(method, endpoint, **kwargs)
-    except RateLimited as problem:
-        limiter.block(problem)  # syncs and other Sends wait for the reset too
-        raise
-    limiter.observe(response)
-    return response
+def _problem_error(problem: ConnectionProblem) -> dict:
+    """A ConnectionProblem as the Send panel shows it: its kind and words, and what it knows besides."""
+    error = {"kind": problem.kind, "message": problem.message}
+    for name in ("code", "vtiger_message", "status", "snippet"):
+        value = getattr(problem, name, None)
+        if value not in (None, ""):
+            error[name] = value
+    return error
 
 
 def budget_message(connection, seconds: float) -> str:
