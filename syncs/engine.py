@@ -5,8 +5,10 @@
 ``run`` always leaves a ``SyncRun``. It returns it when the data were stored, and raises
 ``SyncFailed`` (with ``.run`` and ``.problem``) when they were not: nothing of the window is
 stored then, and the caller (``syncs.runner``) decides between retrying and giving up.
-A worker's batch (``runner.execute_batch``) uses the parts: ``collect`` (fetch and evaluate),
-``failures_recorded`` (a failure closes the run record in words) and ``storage.store_many``.
+A single sync is a batch of one: ``run`` and a worker's batch (``runner``) both go through
+``sync``, the one fetch loop and store path. ``sync`` fetches and evaluates each sync in turn
+(``collect``), closes a failed one's run record in words (``failures_recorded``) and stores
+every sync that succeeded in one transaction (``storage.store_many``).
 
 The request is rendered for the window in the metric's zone (its owner's profile time zone),
 written in the connection's data zone (Vtiger: UTC), exactly as the wizard's Send request does
@@ -19,19 +21,21 @@ from __future__ import annotations
 import logging
 import math
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from itertools import groupby
 from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
 
 from builder import dates, pagination, placeholders, timeframes, transform
+from builder.models import DateKind, DateMode
 from builder.preview import rendered_request
 from connections import ratelimit
 from connections.client import Client
-from connections.errors import ConnectionProblem, NotJSON, RateLimited
+from connections.errors import ConnectionProblem, NotJSON, RateLimited, Timeout, Unreachable
 from syncs import storage
 from syncs.errors import DefinitionChanged, LeaseLost
 from syncs.models import MetricSync, SyncRun
@@ -72,7 +76,7 @@ def _widens(metric) -> bool:
     Calendar dates are the same date for every viewer (nothing to widen); None and Dynamic
     values are stamped by the sync, not fetched by window.
     """
-    return metric.date_mode == "field" and getattr(metric, "date_kind", "instant") != "calendar"
+    return metric.date_mode == DateMode.FIELD and metric.date_kind != DateKind.CALENDAR
 
 
 def _earliest(metric, zone, now: datetime | None) -> date:
@@ -111,7 +115,7 @@ def backfill_plan(metric, now: datetime | None = None) -> tuple[date, int]:
     window = timeframes.sync_window(now, metric.window_days, metric.zone)
     anchor = window.start.astimezone(window.tz).date()
     days = max(0, (anchor - _earliest(metric, window.tz, now)).days)
-    if metric.date_mode != "field":
+    if metric.date_mode != DateMode.FIELD:
         return anchor, 0  # None and Dynamic values have no history to fetch
     return anchor, math.ceil(days / backfill_days(metric))
 
@@ -277,7 +281,7 @@ def to_points(metric, data: Any, naive_tz: str) -> Points:
     try:
         result = transform.evaluate(metric.expression, data, timeout_ms=EVALUATE_TIMEOUT_MS, max_input_bytes=None)
         undated = set()
-        if metric.date_mode == "field" and isinstance(result, list):
+        if metric.date_mode == DateMode.FIELD and isinstance(result, list):
             # A missing date drops that item only: it is given a stand-in to pass the shape check.
             undated = {index for index, item in enumerate(result) if _undated(item)}
             if undated:
@@ -288,7 +292,7 @@ def to_points(metric, data: Any, naive_tz: str) -> Points:
     except transform.ShapeError as exc:
         raise DefinitionProblem(str(exc), "shape") from exc
     fmt = metric.date_format or dates.ISO
-    if metric.date_mode == "field" and items:
+    if metric.date_mode == DateMode.FIELD and items:
         try:
             dates.parse(dates.example(fmt), fmt, "UTC")
         except (dates.DateParseError, placeholders.PatternError) as exc:
@@ -298,7 +302,7 @@ def to_points(metric, data: Any, naive_tz: str) -> Points:
     points, raws, kept = [], [], []
     for index, item in enumerate(items):
         stamp = None
-        if metric.date_mode == "field":
+        if metric.date_mode == DateMode.FIELD:
             if index in undated:
                 dropped.add(storage.NO_DATE, "", records.id(index, None))
                 continue
@@ -377,9 +381,10 @@ def collect(metric, window, client, *, fetched, limiter=None, heartbeat=None, fi
 
 
 EXPECTED_PROBLEMS = (ConnectionProblem, DefinitionProblem, placeholders.PlaceholderError, pagination.PaginationError)
+NO_CONNECTION = "The metric has no connection (it was deleted): choose one in the metric's definition."
 
 
-def failed(metric, sync_run, fetched, exc) -> SyncFailed:
+def close_as_failed(metric, sync_run, fetched, exc) -> SyncFailed:
     """Close ``sync_run`` as failed because of ``exc``, in words; the SyncFailed to raise."""
     if isinstance(exc, LeaseLost | DefinitionChanged):
         _finish_failed(sync_run, fetched, exc, "lease" if isinstance(exc, LeaseLost) else "definition_changed")
@@ -395,7 +400,7 @@ def failed(metric, sync_run, fetched, exc) -> SyncFailed:
 
 @contextmanager
 def failures_recorded(metric, sync_run, fetched):
-    """Inside: a failure closes ``sync_run`` (``failed``) and leaves as SyncFailed.
+    """Inside: a failure closes ``sync_run`` (``close_as_failed``) and leaves as SyncFailed.
 
     Waiting for the budget (``ratelimit.BudgetWait``) is not a failure: nothing was sent, so the
     run record goes and the wait leaves as it is.
@@ -406,7 +411,112 @@ def failures_recorded(metric, sync_run, fetched):
         sync_run.delete()
         raise
     except Exception as exc:
-        raise failed(metric, sync_run, fetched, exc) from exc
+        raise close_as_failed(metric, sync_run, fetched, exc) from exc
+
+
+class NotSent(Exception):
+    """This sync sent nothing: a sync before it on the same connection found the connection
+    unusable for now (``cause``: that sync's ``ratelimit.BudgetWait`` or ``SyncFailed``)."""
+
+    def __init__(self, cause):
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def stops_the_rest(stop) -> bool:
+    """Whether what ended a sync keeps the next syncs of its connection from being sent.
+
+    The budget is spent (they would wait too), the credentials were refused (every metric of
+    the connection pauses), or the API is down or silent (rather than wait out a timeout each).
+    """
+    if isinstance(stop, ratelimit.BudgetWait):
+        return True
+    return stop.auth or isinstance(stop.problem, Unreachable | Timeout)
+
+
+def sync(writes: list[storage.Write], *, token: str = "", first_wait_s: float | None = None) -> None:
+    """Fetch, evaluate and store these syncs: the one path of every sync, one or a batch.
+
+    Each write comes with its run record opened (``start_run`` or ``new_run`` saved) and its
+    window, stamp and backfill step; it leaves with ``error``:
+
+    * None: its data were stored;
+    * a ``SyncFailed``: nothing stored, its run record closed in words;
+    * a ``ratelimit.BudgetWait`` (``first_wait_s`` passed before the budget would free up) or a
+      ``NotSent``: nothing was sent for it, and its run record is deleted.
+
+    The syncs of one connection share one HTTP session and rate limiter and are fetched in turn;
+    those still to come keep their leases alive with the heartbeat of the one fetching. Every
+    sync that was fetched is stored in one transaction, the lease (``token``) given back in it;
+    a sync refused there (its lease or definition changed) fails on its own.
+    """
+    by_connection: dict = {}
+    for write in writes:
+        by_connection.setdefault(write.metric.connection_id, []).append(write)
+    ordered = [write for group in by_connection.values() for write in group]
+    done = 0
+    for group in by_connection.values():
+        done += len(group)
+        _fetch_each(group, [write.metric.pk for write in ordered[done:]], token, first_wait_s)
+    _store([write for write in ordered if write.error is None], token)
+
+
+def _fetch_each(writes, later_ids, token, first_wait_s):
+    """Fetch and evaluate the syncs of one connection in turn (``points``), until one stops the rest."""
+    connection = writes[0].metric.connection
+    with ExitStack() as stack:
+        client = limiter = None
+        for index, write in enumerate(writes):
+            metric, rest = write.metric, writes[index + 1 :]
+            write.fetched = Fetched()
+            waiting = [other.metric.pk for other in rest] + later_ids
+            heartbeat = Heartbeat(metric.pk, token, write.run.pk, waiting=waiting)
+            try:
+                with failures_recorded(metric, write.run, write.fetched):
+                    if connection is None:
+                        raise DefinitionProblem(NO_CONNECTION)
+                    if client is None:  # opened by the first sync, so that a failure to open is its failure
+                        client = stack.enter_context(Client(connection))
+                        limiter = ratelimit.for_connection(connection)
+                    options = {"limiter": limiter, "heartbeat": heartbeat, "first_wait_s": first_wait_s}
+                    write.points = collect(metric, write.window, client, fetched=write.fetched, **options)
+            except (ratelimit.BudgetWait, SyncFailed) as stop:
+                write.error = stop
+                if rest and stops_the_rest(stop):
+                    for other in rest:
+                        other.error = NotSent(stop)
+                    SyncRun.objects.filter(pk__in=[other.run.pk for other in rest]).delete()
+                    return
+
+
+def _store(writes, token):
+    """Store the fetched syncs in one transaction; a sync refused there fails on its own."""
+    if not writes:
+        return
+    try:
+        storage.store_many(writes, token=token, release=bool(token))
+    except Exception as exc:  # the whole transaction rolled back: every sync of it failed
+        for write in writes:
+            write.error = exc
+    for write in writes:
+        if write.error is not None:
+            write.error = close_as_failed(write.metric, write.run, write.fetched, write.error)
+    for _, group in groupby(writes, key=lambda write: write.metric.connection_id):
+        stored = [write for write in group if write.error is None]
+        if not stored:
+            continue
+        logger.info(
+            "Synced %d metrics of %r: %d requests, %d pages, %d datapoints%s",
+            len(stored),
+            stored[0].metric.connection.name,
+            sum(write.fetched.requests for write in stored),
+            sum(write.fetched.pages for write in stored),
+            sum(write.written for write in stored),
+            ", page cap hit" if any(write.fetched.cap_hit for write in stored) else "",
+        )
+        for write in stored:
+            if write.run.dropped:
+                logger.warning("Sync of %r: %s", write.metric.name, write.run.warning)
 
 
 def run(
@@ -419,54 +529,29 @@ def run(
     attempt: int = 1,
     backfill_index: int | None = None,
     first_wait_s: float | None = None,
-    run: SyncRun | None = None,
+    sync_run: SyncRun | None = None,
     release_next_sync_at: datetime | None = None,
 ) -> SyncRun:
-    """Sync ``window`` of ``metric`` and store it; see the module docstring.
+    """Sync ``window`` of ``metric`` and store it, as a batch of one (``sync``); see the module docstring.
 
-    ``run``: the run record, when the caller opened it (``start_run``) with its claim. With a
-    ``token``, the lease is released in the storage's transaction, with ``release_next_sync_at``
-    as the next due time when given.
+    ``sync_run``: the run record, when the caller opened it (``start_run``) with its claim. With
+    a ``token``, the lease is released in the storage's transaction, with ``release_next_sync_at``
+    as the next due time when given. Raises SyncFailed, or ``ratelimit.BudgetWait`` (nothing sent).
     """
-    planned_at = planned_at or timezone.now()
-    sync_run = run or start_run(metric, window, kind=kind, token=token, attempt=attempt)
-    fetched = Fetched()
-    with failures_recorded(metric, sync_run, fetched):
-        connection = metric.connection
-        if connection is None:
-            raise DefinitionProblem(
-                "The metric has no connection (it was deleted): choose one in the metric's definition."
-            )
-        with Client(connection) as client:
-            heartbeat = Heartbeat(metric.pk, token, sync_run.pk)
-            limiter = ratelimit.for_connection(connection)
-            options = {"limiter": limiter, "heartbeat": heartbeat, "first_wait_s": first_wait_s}
-            points = collect(metric, window, client, fetched=fetched, **options)
-        written, outside = storage.store(
-            metric,
-            points,
-            window=window,
-            stamp=planned_at,
-            token=token,
-            release=bool(token),
-            expected_hash=metric.definition_hash(),
-            run=sync_run,
-            fetched=fetched,
-            backfill_index=backfill_index,
-            next_sync_at=release_next_sync_at,
-        )
-    logger.info(
-        "Synced %r (%s): %d requests, %d pages, %d datapoints%s",
-        metric.name,
-        kind,
-        fetched.requests,
-        fetched.pages,
-        written,
-        ", page cap hit" if fetched.cap_hit else "",
+    write = storage.Write(
+        metric,
+        [],
+        window,
+        stamp=planned_at or timezone.now(),
+        expected_hash=metric.definition_hash(),
+        run=sync_run or start_run(metric, window, kind=kind, token=token, attempt=attempt),
+        backfill_index=backfill_index,
+        next_sync_at=release_next_sync_at,
     )
-    if sync_run.dropped:
-        logger.warning("Sync of %r: %s", metric.name, sync_run.warning)
-    return sync_run
+    sync([write], token=token, first_wait_s=first_wait_s)
+    if write.error is not None:
+        raise write.error
+    return write.run
 
 
 def new_run(metric, window, *, kind=SyncRun.Kind.SCHEDULED, token="", attempt=1) -> SyncRun:
@@ -477,8 +562,8 @@ def new_run(metric, window, *, kind=SyncRun.Kind.SCHEDULED, token="", attempt=1)
         token=token,
         attempt=attempt,
         started_at=timezone.now(),
-        window_start=window.start if metric.date_mode == "field" else None,
-        window_end=window.end if metric.date_mode == "field" else None,
+        window_start=window.start if metric.date_mode == DateMode.FIELD else None,
+        window_end=window.end if metric.date_mode == DateMode.FIELD else None,
     )
 
 

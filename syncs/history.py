@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from builder.models import DateMode
 from syncs.models import MetricSync
 
 
@@ -40,7 +41,7 @@ def of(metrics) -> dict:
     """``{metric.pk: History}`` for ``metrics``."""
     metrics = list(metrics)
     histories = {metric.pk: History() for metric in metrics}
-    ids = [metric.pk for metric in metrics if metric.date_mode == "field"]
+    ids = [metric.pk for metric in metrics if metric.date_mode == DateMode.FIELD]
     if not ids:
         return histories
     fields = ("metric_id", "history_start", "backfill_done_windows", "backfill_total_windows", "in_use", "status")

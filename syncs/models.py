@@ -7,8 +7,8 @@ The data of a metric are its ``Datapoint`` rows, whatever its date mode:
 * **Dynamic**: one row per sync (per dimension), stamped with the sync's planned time.
 * **None** (a single current value): the rows *are* the current value (one per dimension),
   stamped with the time of the sync that fetched them; each sync replaces all of them. So the
-  current value is ``Datapoint.objects.filter(metric=m)`` (see ``current_value``), and the
-  dashboards read every mode with the same queries.
+  current value is ``Datapoint.objects.filter(metric=m)``, and the dashboards read every mode
+  with the same queries.
 
 ``MetricSync`` is the metric's sync state (one per metric, created on first use), ``Use`` says
 where a metric is used (a metric syncs only while it has one), ``SyncRun`` is the record each
@@ -209,8 +209,3 @@ class SyncRun(models.Model):
             "error_kind": self.error_kind,
             "retry_at": self.retry_at.isoformat() if self.retry_at else None,
         }
-
-
-def current_value(metric):
-    """The current value(s) of a metric in date mode None: ``[(dimension, value, synced_at)]``."""
-    return list(Datapoint.objects.filter(metric=metric).values_list("dimension", "value", "timestamp"))

@@ -19,11 +19,14 @@ import logging
 import uuid
 from datetime import timedelta
 
+from celery import signature
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from builder.models import Metric
 from notifications.models import notify
 from syncs.models import MetricSync, SyncRun
 from syncs.signals import metric_paused
@@ -127,8 +130,6 @@ def resume(metric):
 
 
 def pause_connection_metrics(connection, reason):
-    from builder.models import Metric
-
     count = 0
     for metric in Metric.objects.filter(connection=connection).select_related("owner"):
         MetricSync.objects.get_or_create(metric=metric)
@@ -137,8 +138,6 @@ def pause_connection_metrics(connection, reason):
 
 
 def resume_connection_metrics(connection):
-    from builder.models import Metric
-
     ids = Metric.objects.filter(connection=connection).values_list("pk", flat=True)
     now = timezone.now()
     return MetricSync.objects.filter(metric_id__in=ids, status=Status.PAUSED, paused_by=PausedBy.CONNECTION).update(
@@ -160,8 +159,6 @@ def record_failure(metric, run) -> bool:
 
 
 def _metric_url(metric):
-    from django.urls import NoReverseMatch, reverse
-
     try:
         return reverse("syncs:panel", args=[metric.uuid])
     except NoReverseMatch:
@@ -171,6 +168,7 @@ def _metric_url(metric):
 # ---------------------------------------------------------------- the reaper
 
 
+BACKFILL_TASK = "syncs.backfill_metric"  # the task's name in syncs.tasks
 STUCK_MESSAGE = (
     "The worker running this sync stopped before it finished (it was killed or restarted); "
     "nothing of this sync was stored, and the metric is synced again."
@@ -203,9 +201,10 @@ def reap(now=None) -> dict:
 
 
 def _restart_stalled_backfills(now):
-    """A backfill whose next step was lost (a broker restart) gets a new one."""
-    from syncs.tasks import backfill_metric
+    """A backfill whose next step was lost (a broker restart) gets a new one.
 
+    The step is queued by the task's name: ``syncs.tasks`` imports this module, not the reverse.
+    """
     quiet_since = now - timedelta(seconds=2 * settings.SYNC_STALE_SECONDS)
     stalled = []
     candidates = MetricSync.objects.filter(
@@ -220,5 +219,5 @@ def _restart_stalled_backfills(now):
         if not recent.exists():
             stalled.append(state.metric_id)
     for metric_id in stalled:
-        transaction.on_commit(lambda pk=metric_id: backfill_metric.delay(pk))
+        transaction.on_commit(lambda pk=metric_id: signature(BACKFILL_TASK, args=(pk,)).delay())
     return len(stalled)

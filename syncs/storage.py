@@ -38,6 +38,7 @@ from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from builder import dates, timeframes
+from builder.models import DateKind, DateMode
 from syncs.errors import DefinitionChanged, LeaseLost
 from syncs.models import Datapoint, MetricSync, SyncRun
 from syncs.signals import sync_finished
@@ -184,15 +185,15 @@ def _datapoints(write, now):
         write.dropped.counts = dict(before.counts)
         write.dropped.examples = {reason: list(examples) for reason, examples in before.examples.items()}
     source = getattr(write.points, "source", None)
-    if mode == "field" and _calendar(write.metric):
+    if mode == DateMode.FIELD and _calendar(write.metric):
         low, high = timeframes.calendar_span(write.window)
 
         def inside(moment):
             return low <= moment < high
     else:
-        inside = write.window.contains if mode == "field" else None
+        inside = write.window.contains if mode == DateMode.FIELD else None
     for index, (moment, value, dimension) in enumerate(write.points):
-        if mode == "field":
+        if mode == DateMode.FIELD:
             if not inside(moment):
                 write.outside += 1
                 raw, record = source(index) if source is not None else (_shown(write.metric, moment), "")
@@ -213,7 +214,7 @@ def _shown(metric, moment) -> str:
 
 
 def _calendar(metric) -> bool:
-    return getattr(metric, "date_kind", "instant") == "calendar"
+    return metric.date_kind == DateKind.CALENDAR
 
 
 def _refuse_stale(writes, token):
@@ -274,7 +275,7 @@ def _extend_history(stored):
     stored (one UPDATE per distinct window start; a rolling window changes nothing after the first)."""
     groups = defaultdict(list)
     for write in stored:
-        if write.metric.date_mode == "field":
+        if write.metric.date_mode == DateMode.FIELD:
             groups[write.window.start].append(write.metric.pk)
     for start, ids in groups.items():
         later = Q(history_start__isnull=True) | Q(history_start__gt=start)
@@ -286,22 +287,22 @@ def _replaced(stored) -> Q:
     groups = defaultdict(list)
     for write in stored:
         mode = write.metric.date_mode
-        if mode == "field" and _calendar(write.metric):
-            key = ("calendar", *timeframes.calendar_span(write.window))
-        elif mode == "field":
+        if mode == DateMode.FIELD and _calendar(write.metric):
+            key = (DateKind.CALENDAR, *timeframes.calendar_span(write.window))
+        elif mode == DateMode.FIELD:
             key = (mode, write.window.start, write.window.end)
-        elif mode == "dynamic":
+        elif mode == DateMode.DYNAMIC:
             key = (mode, write.stamp)
         else:
             key = (mode,)
         groups[key].append(write.metric.pk)
     conditions = []
     for key, ids in groups.items():
-        if key[0] == "field":
+        if key[0] == DateMode.FIELD:
             conditions.append(Q(metric_id__in=ids, timestamp__gte=key[1], timestamp__lte=key[2]))
-        elif key[0] == "calendar":
+        elif key[0] == DateKind.CALENDAR:
             conditions.append(Q(metric_id__in=ids, timestamp__gte=key[1], timestamp__lt=key[2]))
-        elif key[0] == "dynamic":
+        elif key[0] == DateMode.DYNAMIC:
             conditions.append(Q(metric_id__in=ids, timestamp=key[1]))
         else:
             conditions.append(Q(metric_id__in=ids))

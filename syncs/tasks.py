@@ -1,11 +1,19 @@
-"""Thin Celery tasks: each takes primary keys, reloads, and calls a service."""
+"""Thin Celery tasks: each takes primary keys, reloads, and calls a service; and the two ways the
+product queues them (Sync now, a backfill's steps).
+
+The imports point one way: the tasks call ``runner``, ``services`` and ``dispatcher``, which
+queue nothing themselves: the runner says in its ``Outcome`` what comes next (a retry, the
+backfill's next step) and the task queues it.
+"""
 
 from celery import shared_task
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
-from syncs import dispatcher, runner, services, uses
+from syncs import dispatcher, runner, services
 from syncs.models import SyncRun
+from syncs.runner import Status
 
 # Behind the expression box's own limits: a sync task never holds its worker for ever.
 LIMITS = {"soft_time_limit": settings.SYNC_TASK_SOFT_TIME_LIMIT, "time_limit": settings.SYNC_TASK_TIME_LIMIT}
@@ -15,7 +23,7 @@ LIMITS = {"soft_time_limit": settings.SYNC_TASK_SOFT_TIME_LIMIT, "time_limit": s
 def sync_metric(self, metric_id, token, kind=SyncRun.Kind.SCHEDULED, planned_at=None, attempt=1):
     outcome = runner.execute(metric_id, token, kind=kind, planned_at=planned_at, attempt=attempt)
     if outcome.retry_in is not None:
-        next_attempt = attempt + 1 if outcome.status == "retry" else attempt
+        next_attempt = attempt + 1 if outcome.status == Status.RETRY else attempt
         kwargs = {"kind": kind, "planned_at": planned_at, "attempt": next_attempt}
         raise self.retry(args=(metric_id, token), kwargs=kwargs, countdown=outcome.retry_in)
     return outcome.status
@@ -26,10 +34,10 @@ def sync_batch(self, metric_ids, token, planned_at=None):
     """The scheduled syncs of several due metrics of one connection; a sync to retry is queued on its own."""
     outcomes = runner.execute_batch(metric_ids, token, planned_at=planned_at)
     for metric_id, outcome in outcomes.items():
-        if outcome.status == "retry":
+        if outcome.status == Status.RETRY:
             kwargs = {"kind": SyncRun.Kind.SCHEDULED, "planned_at": planned_at, "attempt": 2}
             sync_metric.apply_async((metric_id, token), kwargs, countdown=outcome.retry_in)
-    waiting = {pk: outcome.retry_in for pk, outcome in outcomes.items() if outcome.status == "waiting"}
+    waiting = {pk: outcome.retry_in for pk, outcome in outcomes.items() if outcome.status == Status.WAITING}
     if waiting:
         countdown = max(waiting.values())
         raise self.retry(args=(list(waiting), token), kwargs={"planned_at": planned_at}, countdown=countdown)
@@ -44,13 +52,15 @@ def backfill_metric(self, metric_id, token=None, attempt=1):
     metric just put in use, or whose definition was edited), it syncs that window before any
     history, so the metric's current number is right once its first sync is stored.
     """
-    if token is None and uses.current_window_first(metric_id):
+    if token is None and runner.current_window_first(metric_id):
         _sync_current_window(metric_id)
     token = token or services.new_token("bf-")
     outcome = runner.execute(metric_id, token, kind=SyncRun.Kind.BACKFILL, attempt=attempt)
     if outcome.retry_in is not None:
-        next_attempt = attempt + 1 if outcome.status == "retry" else attempt
+        next_attempt = attempt + 1 if outcome.status == Status.RETRY else attempt
         raise self.retry(args=(metric_id, token), kwargs={"attempt": next_attempt}, countdown=outcome.retry_in)
+    if outcome.backfill_continues:
+        start_or_continue_backfill(metric_id)
     return outcome.status
 
 
@@ -61,9 +71,23 @@ def _sync_current_window(metric_id):
     outcome = runner.execute(metric_id, token, kind=SyncRun.Kind.SCHEDULED, planned_at=planned_at)
     if outcome.retry_in is not None:
         kwargs = {"kind": SyncRun.Kind.SCHEDULED, "planned_at": planned_at.isoformat()}
-        kwargs["attempt"] = 2 if outcome.status == "retry" else 1
+        kwargs["attempt"] = 2 if outcome.status == Status.RETRY else 1
         sync_metric.apply_async((metric_id, token), kwargs, countdown=outcome.retry_in)
     return outcome
+
+
+def start_or_continue_backfill(metric_id):
+    """Queue the backfill's next step (its first, once planned) after the current transaction commits."""
+    transaction.on_commit(lambda: backfill_metric.delay(metric_id))
+
+
+def sync_now(metric) -> str:
+    """Queue a Sync now of the rolling window; the token of its run (the view polls for it)."""
+    services.state_for(metric)
+    token = services.new_token("now-")
+    pk = metric.pk
+    transaction.on_commit(lambda: sync_metric.delay(pk, token, kind=SyncRun.Kind.MANUAL))
+    return token
 
 
 @shared_task(name="syncs.dispatch", ignore_result=True)

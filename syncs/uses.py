@@ -3,12 +3,11 @@
     add_use(metric, "screen")                 # the Metrics screen (ref "")
     add_use(metric, "databoard", board.pk)    # a databoard tile, a goal, an alert, a scorecard
     remove_use(metric, "databoard", board.pk)
-    in_use(metric)
 
 The first use activates the metric: it is due at once, and a backfill walks its history back
 to ``history_days`` in windows (field-from-response metrics only: None and Dynamic values have
 no history to fetch). The newest window comes first: the backfill's first step syncs the due
-rolling window before any history window (``current_window_first``), so the current number is
+rolling window before any history window (``runner.current_window_first``), so the current number is
 right after the first sync. Removing the last use stops its syncs and its backfill; its data stay.
 Both are idempotent and safe to call inside the caller's transaction (tasks go out on commit).
 """
@@ -18,7 +17,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from syncs import engine
+from syncs import engine, tasks
 from syncs.models import MetricSync, Use
 
 
@@ -48,10 +47,6 @@ def remove_use(metric, kind, ref="") -> bool:
         return True
 
 
-def in_use(metric) -> bool:
-    return MetricSync.objects.filter(metric=metric, in_use=True).exists()
-
-
 def activate(metric, state: MetricSync):
     """In use from now: due at once, history backfilled."""
     now = timezone.now()
@@ -63,16 +58,6 @@ def activate(metric, state: MetricSync):
     start_backfill(metric, state, now)
 
 
-def current_window_first(metric_id) -> bool:
-    """Should the backfill's next step sync the rolling window first? Yes before its first window
-    while the rolling window is due (as ``activate`` and an edited definition leave it): the
-    newest data are stored before the history, so a new metric's current number is right at once."""
-    state = MetricSync.objects.filter(metric_id=metric_id).first()
-    if state is None or not state.in_use or state.is_paused or state.backfill_done_windows:
-        return False
-    return state.next_sync_at is not None and state.next_sync_at <= timezone.now()
-
-
 def start_backfill(metric, state: MetricSync, now=None):
     """Plan the backfill windows and queue its first step after commit."""
     anchor, total = engine.backfill_plan(metric, now)
@@ -81,7 +66,4 @@ def start_backfill(metric, state: MetricSync, now=None):
     state.backfill_total_windows = total
     state.save(update_fields=["backfill_anchor", "backfill_done_windows", "backfill_total_windows", "updated_at"])
     if total:
-        from syncs.tasks import backfill_metric
-
-        pk = metric.pk
-        transaction.on_commit(lambda: backfill_metric.delay(pk))
+        tasks.start_or_continue_backfill(metric.pk)

@@ -6,11 +6,12 @@ fragments poll while work runs and stop polling with HTTP 286.
 """
 
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.roles import member_required
 from builder.models import Metric
-from syncs import runner, services, uses
+from syncs import services, tasks, uses
 from syncs.models import SyncRun, Use
 from syncs.signals import describe_uses
 
@@ -80,7 +81,7 @@ def screen_use(request, uuid):
 @member_required
 def sync_now(request, uuid):
     metric = _metric_or_404(uuid)
-    token = runner.sync_now(metric)
+    token = tasks.sync_now(metric)
     if request.htmx:
         return _panel(request, metric, token)
     return redirect(f"{_panel_url(metric)}?token={token}")
@@ -113,7 +114,7 @@ def progress(request, uuid, token):
     """The Sync now progress: polls until the run under ``token`` finished, then stops with 286."""
     metric = _metric_or_404(uuid)
     run = _run_for_token(metric, token)
-    done = run is not None and run.status != SyncRun.Status.RUNNING and "Trying again" not in run.error
+    done = run is not None and run.status != SyncRun.Status.RUNNING and run.retry_at is None
     context = {"metric": metric, "run": run, "token": token, "done": done}
     return render(request, "syncs/panel.html#progress", context, status=STOP_POLLING if done else 200)
 
@@ -129,6 +130,4 @@ def backfill(request, uuid):
 
 
 def _panel_url(metric):
-    from django.urls import reverse
-
     return reverse("syncs:panel", args=[metric.uuid])

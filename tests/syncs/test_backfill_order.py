@@ -4,7 +4,7 @@ history window, so its current number is right after the first sync (issue 11, i
 import pytest
 from django.utils import timezone
 
-from syncs import engine, tasks, uses
+from syncs import engine, runner, tasks, uses
 from syncs.models import Datapoint, MetricSync, SyncRun
 from tests.syncs.conftest import expected_leads, leads_metric
 
@@ -59,7 +59,7 @@ def test_an_edited_definition_resyncs_the_current_window_first(sandbox, vtiger, 
     with django_capture_on_commit_callbacks():
         metric.expression = 'result.{"value": 2, "date": createdtime}'
         metric.save()  # the data are dropped, the backfill starts again and the rolling window is due
-    assert uses.current_window_first(metric.pk)
+    assert runner.current_window_first(metric.pk)
     before = SyncRun.objects.filter(metric=metric).count()
     with django_capture_on_commit_callbacks():
         tasks.backfill_metric.apply(args=(metric.pk,)).get()

@@ -169,6 +169,30 @@ def test_metrics_of_several_connections_sync_one_by_one(sandbox, vtiger):
     assert SyncRun.objects.filter(status="succeeded").count() == 2
 
 
+def test_a_connection_out_of_budget_leaves_the_other_connection_of_the_batch_syncing(sandbox, vtiger):
+    tight = unlimited(vtiger_connection(sandbox.url, name="Tight CRM"), per_minute=1)
+    limited, free = _due(tight, 2, name="Tight"), _due(vtiger, 2, name="Free")
+    ids, token, planned_at = _dispatched([*limited, *free])
+
+    outcomes = runner.execute_batch(ids, token, planned_at)
+
+    assert [outcomes[metric.pk].status for metric in limited] == ["synced", "waiting"]
+    assert [outcomes[metric.pk].status for metric in free] == ["synced", "synced"]
+    assert SyncRun.objects.filter(status="succeeded").count() == 3
+
+
+def test_a_metric_without_a_connection_fails_alone_in_its_batch(sandbox, vtiger):
+    orphan, fine = _due(vtiger, 2)
+    ids, token, planned_at = _dispatched([orphan, fine])
+    orphan.connection = None
+    orphan.save()
+
+    outcomes = runner.execute_batch(ids, token, planned_at)
+
+    assert (outcomes[orphan.pk].status, outcomes[fine.pk].status) == ("failed", "synced")
+    assert "has no connection" in SyncRun.objects.get(metric=orphan).error
+
+
 # ---------------------------------------------------------------- storing a batch
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import wait_for
-from syncs import runner, services
+from syncs import services, tasks
 from syncs.models import MetricSync, SyncRun
 from tests.syncs.conftest import leads_metric
 
@@ -36,7 +36,7 @@ def _kill(worker, pids):
 
 
 def _sync_now_succeeds(metric):
-    token = runner.sync_now(metric)
+    token = tasks.sync_now(metric)
 
     def succeeded():
         return SyncRun.objects.filter(metric=metric, token=token, status=SyncRun.Status.SUCCEEDED).first()
@@ -51,7 +51,7 @@ def test_the_pool_process_running_a_sync_killed_the_next_sync_now_completes(work
     metric = leads_metric(vtiger, window_days=60)
     services.state_for(metric)
     sandbox.configure(latency_ms=700)  # three pages: about two seconds
-    killed_token = runner.sync_now(metric)
+    killed_token = tasks.sync_now(metric)
 
     def mid_sync():
         run = SyncRun.objects.filter(metric=metric, token=killed_token, status=SyncRun.Status.RUNNING).first()

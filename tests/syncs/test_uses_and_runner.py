@@ -40,7 +40,7 @@ def test_uses_are_idempotent_and_the_last_removal_stops_syncs(vtiger):
     uses.add_use(metric, "databoard", 7)
     assert Use.objects.filter(metric=metric).count() == 2
     assert uses.remove_use(metric, "screen") is False
-    assert uses.in_use(metric)
+    assert services.state_for(metric).in_use
     assert uses.remove_use(metric, "databoard", "7") is True
     state = MetricSync.objects.get(metric=metric)
     assert not state.in_use and state.next_sync_at is None
@@ -209,3 +209,41 @@ def test_deleting_the_connection_pauses_its_metrics(vtiger, owner):
     delete_connection(vtiger)
     state = MetricSync.objects.get(metric=metric)
     assert state.is_paused and "was deleted" in state.paused_reason
+
+
+def test_a_run_to_retry_says_when_and_a_run_given_up_says_nothing(sandbox, vtiger, settings):
+    settings.SYNC_MAX_RETRIES = 1
+    metric = leads_metric(vtiger, used_on="screen")
+    sandbox.configure(error_rate=1)
+    before = timezone.now()
+    outcome = runner.execute(metric.pk, "tok", "manual")
+    assert outcome.status == runner.Status.RETRY
+    retry_at = SyncRun.objects.get(pk=outcome.run.pk).retry_at
+    wait = timedelta(seconds=outcome.retry_in)
+    assert before + wait <= retry_at <= timezone.now() + wait
+    last = runner.execute(metric.pk, "tok", "manual", attempt=2)
+    assert last.status == runner.Status.FAILED and "Gave up after 2 attempts" in last.run.error
+    assert SyncRun.objects.get(pk=last.run.pk).retry_at is None
+    assert MetricSync.objects.get(metric=metric).claimed_by == "", "given up: the lease goes back"
+
+
+def test_a_backfill_step_says_whether_another_one_follows(sandbox, vtiger):
+    metric = leads_metric(vtiger, history_days=21)
+    uses.add_use(metric, "screen")
+    assert MetricSync.objects.get(metric=metric).backfill_total_windows == 2
+    first = runner.execute(metric.pk, "bf-1", "backfill")
+    assert first.status == runner.Status.SYNCED and first.backfill_continues
+    last = runner.execute(metric.pk, "bf-2", "backfill")
+    assert last.status == runner.Status.SYNCED and not last.backfill_continues
+    assert runner.execute(metric.pk, "bf-3", "backfill").status == runner.Status.SKIPPED, "the backfill is done"
+
+
+def test_the_command_lines_sync_is_not_retried_counted_or_paused(sandbox, vtiger, settings):
+    settings.SYNC_MAX_FAILURES = 1
+    metric = leads_metric(vtiger, used_on="screen")
+    sandbox.configure(error_rate=1)
+    run = runner.run_in_foreground(metric)
+    assert run.status == SyncRun.Status.FAILED and run.retry_at is None
+    assert "Trying again" not in run.error and "Gave up" not in run.error
+    state = MetricSync.objects.get(metric=metric)
+    assert (state.consecutive_failures, state.is_paused, state.claimed_by) == (0, False, "")

@@ -144,3 +144,21 @@ def test_sync_metric_command_failure_exits_non_zero(sandbox, vtiger):
         call_command("sync_metric", metric.name, stdout=out)
     assert exit_.value.code == 1
     assert "Error: The server answered HTTP 503" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_sync_now_progress_polls_while_its_run_will_be_retried(analyst_client, vtiger):
+    """Whether a failed run will be tried again is read from ``retry_at``, not from its words."""
+    metric = leads_metric(vtiger)
+    finished = timezone.now()
+    SyncRunFactory(
+        metric=metric, token="now-a", status="failed", finished_at=finished, retry_at=finished + timedelta(seconds=4)
+    )
+    said = "Trying again, said once."
+    SyncRunFactory(metric=metric, token="now-b", status="failed", finished_at=finished, error=said)
+
+    waiting = analyst_client.get(reverse("syncs:progress", args=[metric.uuid, "now-a"]), **HTMX)
+    assert waiting.status_code == 200 and 'hx-trigger="every 1s"' in waiting.content.decode()
+    final = analyst_client.get(reverse("syncs:progress", args=[metric.uuid, "now-b"]), **HTMX)
+    assert final.status_code == 286 and "hx-trigger" not in final.content.decode()
+    assert "Sync now: failed" in final.content.decode()

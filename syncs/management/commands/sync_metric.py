@@ -17,7 +17,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from builder import timeframes
-from builder.models import Metric
+from builder.models import DateMode, Metric
 from syncs import runner
 from syncs.models import SyncRun
 
@@ -72,7 +72,7 @@ class Command(BaseCommand):
             raise CommandError(f"--tz: {exc} Use an IANA name such as Europe/Paris or UTC.") from None
         window = None
         if options["date_from"] or options["date_to"]:
-            if metric.date_mode != "field":
+            if metric.date_mode != DateMode.FIELD:
                 raise CommandError(
                     "--from and --to need a metric whose dates come from a field of the response; "
                     f"{metric.name!r} stores {metric.get_date_mode_display().lower()}."
@@ -111,7 +111,7 @@ class Command(BaseCommand):
     def window(metric, first, last, zone, now) -> timeframes.Window:
         """The days ``first`` to ``last`` in ``zone``; for instants, whole in every zone (see the module docstring)."""
         days = timeframes.days_window(first, last, zone)
-        if metric.date_kind == "calendar":
+        if metric.calendar_dates:
             return days
         start = timeframes.earliest_start(first, zone)
         end = timeframes.latest_end(last, zone)
