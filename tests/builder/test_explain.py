@@ -10,6 +10,8 @@ from jsonata.jexception import JException
 
 from builder import explain, transform
 from builder.explain import PLAIN
+from builder.models import Draft
+from syncs import engine
 from tests.factories import MetricFactory
 
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -106,8 +108,6 @@ def test_our_own_codes_keep_their_words():
 @pytest.fixture
 def sent_draft(analyst_client, vtiger):
     analyst_client.post(reverse("builder:start"), {"connection": str(vtiger.uuid)})
-    from builder.models import Draft
-
     draft = Draft.objects.latest("created_at")
     draft.response = VTIGER
     draft.response_meta = {"status": 200, "size_bytes": 100}
@@ -140,8 +140,6 @@ def test_the_fix_button_works_without_javascript(analyst_client, sent_draft):
 
 @pytest.mark.django_db
 def test_a_sync_failure_reads_the_same(vtiger):
-    from syncs import engine
-
     metric = MetricFactory(connection=vtiger, expression="$sum(result.amount)", date_mode="none")
     with pytest.raises(engine.DefinitionProblem) as caught:
         engine.to_points(metric, VTIGER, "UTC")

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from builder import definitions, gallery, placeholders, timeframes, transform, vtql
+from builder import dates, definitions, gallery, placeholders, timeframes, transform, vtql
 from builder.models import Metric
 from connections.client import Client
 from tests.connections.factories import custom_connection, vtiger_connection
@@ -158,8 +158,6 @@ def test_item_against_the_sandbox(db, sandbox, item):
 
 
 def _parse(value, fmt):
-    from builder import dates
-
     return dates.parse(value, fmt, "UTC")
 
 

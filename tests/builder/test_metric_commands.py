@@ -1,7 +1,11 @@
 """manage.py export_metrics and import_metrics: exit codes, --json, nothing written on error."""
 
 import json
+import os
+import subprocess
+import sys
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -116,11 +120,6 @@ def test_import_missing_file(db, tmp_path):
 
 
 def test_exit_code_is_non_zero_from_the_shell(tmp_path):
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
     bad = write(tmp_path, "{oops")
     manage = Path(__file__).resolve().parents[2] / "manage.py"
     done = subprocess.run(  # noqa: S603 - our own manage.py with fixed arguments

@@ -1,5 +1,6 @@
 """The wizard through the Django test client (no JavaScript), against the sandbox over HTTP."""
 
+import base64
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -7,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.urls import reverse
 
+from builder import steps
 from builder.models import Draft, Metric
+from builder.wizard_drafts import draft_for_metric, new_draft
 from sandbox import DEMO_ACCESS_KEY
 from tests.connections.factories import custom_connection, vtiger_connection
 from tests.factories import MetricFactory
@@ -412,8 +415,6 @@ def test_name_errors_and_duplicate_name(analyst_client, vtiger):
 
 
 def test_edit_reopens_the_wizard_filled_in(analyst_client, analyst_user, vtiger):
-    from builder.wizard_drafts import draft_for_metric
-
     metric = MetricFactory(name="Leads", current=True, connection=vtiger)
     draft = draft_for_metric(metric, analyst_user)
     assert draft.metric == metric and draft.definition["connection"] == str(vtiger.uuid)
@@ -441,8 +442,6 @@ def _all_pages(client, draft):
 
 def test_analyst_sees_no_credential(analyst_client, vtiger, sandbox):
     draft = _draft(analyst_client, vtiger)
-    import base64
-
     basic = base64.b64encode(f"demo:{DEMO_ACCESS_KEY}".encode()).decode()
     responses = list(_all_pages(analyst_client, draft))
     # An error page too: a wrong key makes Vtiger refuse, and the message must not echo it.
@@ -471,8 +470,6 @@ def test_analyst_sees_no_credential(analyst_client, vtiger, sandbox):
 
 
 def test_outsider_gets_403_everywhere(client, outsider_user, analyst_user, vtiger):
-    from builder.wizard_drafts import new_draft
-
     draft = new_draft(analyst_user, vtiger)
     client.force_login(outsider_user)
     assert client.get(reverse("builder:start")).status_code == 403
@@ -488,8 +485,6 @@ def test_anonymous_goes_to_login(client, analyst_user, vtiger):
 
 
 def test_another_users_draft_is_404(analyst_client, admin_user, vtiger):
-    from builder.wizard_drafts import new_draft
-
     draft = new_draft(admin_user, vtiger)
     for step in ("request", "date", "expression", "name"):
         assert analyst_client.get(reverse(f"builder:{step}", args=[draft.uuid])).status_code == 404
@@ -633,9 +628,6 @@ def test_date_step_rechecks_live_with_htmx(analyst_client, vtiger):
 
 def test_the_expression_preview_shows_a_calendar_date_on_its_date(analyst_user, offline_vtiger):
     """A closingdate is 15 October for a New York analyst too, not the evening of the 14th."""
-    from builder import steps
-    from builder.wizard_drafts import new_draft
-
     draft = new_draft(analyst_user, offline_vtiger)
     draft.response = {"result": [{"closingdate": "2026-10-15", "amount": "10.00"}]}
     draft.definition["date"] = {"mode": "field", "field": "closingdate", "format": "YYYY-MM-DD"}
