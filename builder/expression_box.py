@@ -9,8 +9,9 @@ expression backtracking in C while holding the GIL, ``$split`` of a 20 MB string
 item range) runs on and freezes the process it runs in. Here it runs in a worker process:
 
 * each worker is ``python -m builder.expression_box`` (a subprocess speaking length-prefixed
-  frames over its stdin and stdout pipes: no fork of a threaded web server, no Django), started
-  lazily, long-lived, compiling each expression once and keeping the last inputs it parsed;
+  frames over its stdin and stdout pipes: no fork of a threaded web server, no Django; it imports
+  only ``builder.jsonata_eval`` of ours), started lazily, long-lived, compiling each expression
+  once and keeping the last inputs it parsed;
 * the caller waits at most the time limit plus a small slack (more for a large input, which the
   worker must parse first); on overrun the worker is killed (SIGKILL) and replaced, and the caller
   gets an ``ExpressionError`` saying so in plain words (``D1012``, as jsonata's own timeout);
@@ -24,9 +25,12 @@ item range) runs on and freezes the process it runs in. Here it runs in a worker
 Inputs cross the boundary pickled (``pack``): for parsed JSON, pickle writes and reads about three
 times faster than json (5,000 Vtiger Leads: 12 ms each way against 30-65 ms and 45 ms); pickles
 only go from the caller to its worker, never back. Answers come back as JSON, so nothing an
-expression produced is ever unpickled. The worker keeps the last inputs it read by digest, so
-the live editor's evaluations against the same stored response send it once: a miss costs one
-more small frame (the worker answers "need" and the caller sends the bytes).
+expression produced is ever unpickled. The worker keeps the last ``KEPT_INPUTS`` inputs it read
+by digest, so the live editor's evaluations against the same stored response send it once. The
+caller keeps the same list for each worker (the same rule, fed by the same requests), so it
+knows whether to send the input and writes it right behind the request: every evaluation is one
+round trip. (A sync's input is new each time; a second round trip to learn that cost each sync a
+wake-up of both processes, several milliseconds on a loaded machine.)
 
 Settings: ``EXPRESSION_WORKERS`` (2), ``EXPRESSION_MEMORY_MB`` (512), ``EXPRESSION_QUEUE_WAIT_MS``
 (1000), handed to ``configure`` by builder's AppConfig; without Django, the defaults. No Django here.
@@ -42,6 +46,7 @@ import hashlib
 import json
 import os
 import pickle
+import resource
 import select
 import signal
 import struct
@@ -51,6 +56,9 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from builder import jsonata_eval
+from builder.jsonata_eval import ExpressionError, too_long_message, too_much_memory_message
 
 DEFAULT_WORKERS = 2
 DEFAULT_MEMORY_MB = 512
@@ -65,14 +73,6 @@ FRAME = struct.Struct("!I")
 CHUNK = 1 << 20
 
 
-def too_long_message(timeout_ms: int) -> str:
-    return f"The expression took too long (over {timeout_ms:,} ms) and was stopped."
-
-
-def too_much_memory_message(memory_mb: int) -> str:
-    return f"The expression used more than {memory_mb:,} MB and was stopped."
-
-
 def pack(data: Any) -> tuple[bytes, str]:
     """``data`` as bytes for the worker, and their format: a pickle, or JSON if it will not pickle."""
     try:
@@ -81,19 +81,13 @@ def pack(data: Any) -> tuple[bytes, str]:
         except (pickle.PicklingError, TypeError, AttributeError):
             return json.dumps(data, separators=(",", ":"), default=str).encode(), "json"
     except RecursionError:
-        raise _error(
+        raise ExpressionError(
             "INPUT_TOO_DEEP", "The response is nested too deeply to evaluate (more than about 1,000 levels)."
         ) from None
 
 
 def digest(payload: bytes) -> str:
     return hashlib.blake2b(payload, digest_size=16).hexdigest()
-
-
-def _error(code: str, message: str, position: int | None = None):
-    from builder.transform import ExpressionError  # transform imports this module
-
-    return ExpressionError(code, message, position)
 
 
 class _Overrun(Exception):
@@ -114,12 +108,16 @@ class _Worker:
         self.memory_mb = memory_mb
         self.proc: subprocess.Popen | None = None
         self.ready = False  # its first frame, "ready", has been read
+        # The digests of the inputs the process holds, most recent last: the worker's own list,
+        # kept by the same rule (``hold``) from the same requests.
+        self.held: collections.OrderedDict[str, None] = collections.OrderedDict()
 
     def ensure(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             return
         self.discard()
         self.ready = False
+        self.held.clear()
         self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no user input
             [sys.executable, "-m", "builder.expression_box", str(self.memory_mb)],
             stdin=subprocess.PIPE,
@@ -159,37 +157,52 @@ class _Worker:
         if not poller.poll(remaining * 1000):
             raise _Overrun
 
-    def send(self, payload: bytes, deadline: float) -> None:
-        fd = self.proc.stdin.fileno()
-        for part in (FRAME.pack(len(payload)), payload):
-            view = memoryview(part)
-            while view:
-                self._wait(fd, select.POLLOUT, deadline)
-                try:
-                    written = os.write(fd, view[:CHUNK])
-                except BlockingIOError:
-                    continue
-                except (BrokenPipeError, ConnectionResetError) as exc:
-                    raise _Died from exc
-                view = view[written:]
+    def hold(self, key: str) -> bool:
+        """Note that the process holds input ``key`` now; whether it must be sent (it did not hold it).
 
-    def _read(self, size: int, deadline: float) -> bytes:
+        The worker's rule exactly: a held input becomes the most recent, a new one is added and
+        the oldest beyond ``KEPT_INPUTS`` dropped.
+        """
+        if key in self.held:
+            self.held.move_to_end(key)
+            return False
+        self.held[key] = None
+        while len(self.held) > KEPT_INPUTS:
+            self.held.popitem(last=False)
+        return True
+
+    def send(self, *frames: bytes, deadline: float) -> None:
+        """Write ``frames`` in one go (one system call when they fit the pipe), waiting only when it is full."""
+        fd = self.proc.stdin.fileno()
+        view = memoryview(b"".join(part for frame in frames for part in (FRAME.pack(len(frame)), frame)))
+        while view:
+            try:
+                written = os.write(fd, view[:CHUNK])
+            except BlockingIOError:
+                self._wait(fd, select.POLLOUT, deadline)
+                continue
+            except (BrokenPipeError, ConnectionResetError) as exc:
+                raise _Died from exc
+            view = view[written:]
+
+    def receive(self, deadline: float) -> dict:
+        """The next frame, parsed. The worker writes one frame per request and then waits, so
+        whatever the pipe holds belongs to this frame: read all of it at each wake-up."""
         fd = self.proc.stdout.fileno()
         buffer = bytearray()
-        while len(buffer) < size:
-            self._wait(fd, select.POLLIN, deadline)
+        end = None
+        while end is None or len(buffer) < end:
             try:
-                chunk = os.read(fd, min(size - len(buffer), CHUNK))
+                chunk = os.read(fd, CHUNK)
             except BlockingIOError:
+                self._wait(fd, select.POLLIN, deadline)
                 continue
             if not chunk:
                 raise _Died
             buffer += chunk
-        return bytes(buffer)
-
-    def receive(self, deadline: float) -> dict:
-        (size,) = FRAME.unpack(self._read(FRAME.size, deadline))
-        return json.loads(self._read(size, deadline))
+            if end is None and len(buffer) >= FRAME.size:
+                end = FRAME.size + FRAME.unpack_from(buffer)[0]
+        return json.loads(buffer[FRAME.size : end])
 
 
 class ExpressionBox:
@@ -248,12 +261,13 @@ class ExpressionBox:
     def _acquire(self) -> _Worker:
         with self._ready:
             if not self._ready.wait_for(lambda: self._idle or self.closed, self.queue_wait_ms / 1000):
-                raise _error(
+                raise ExpressionError(
                     "BUSY",
                     "Too many expressions are being evaluated right now; try again in a moment.",
                 )
             if self.closed:
-                raise _error("BOX_CLOSED", "Expressions cannot be evaluated now: the evaluator is shutting down.")
+                message = "Expressions cannot be evaluated now: the evaluator is shutting down."
+                raise ExpressionError("BOX_CLOSED", message)
             return self._idle.pop()
 
     def _release(self, worker: _Worker) -> None:
@@ -263,19 +277,19 @@ class ExpressionBox:
             self._idle.append(worker)
             self._ready.notify()
 
-    def _exchange(self, worker: _Worker, request: bytes, payload: bytes, deadline: float, timeout_ms: int) -> dict:
+    def _exchange(self, worker: _Worker, request: dict, payload: bytes, deadline: float, timeout_ms: int) -> dict:
         try:
-            worker.send(request, deadline)
-            reply = worker.receive(deadline)
-            if reply.get("need"):
+            request["input"] = worker.hold(request["digest"])
+            frames = [json.dumps(request).encode()]
+            if request["input"]:
                 self.inputs_sent += 1
-                worker.send(payload, deadline)
-                reply = worker.receive(deadline)
-            return reply
+                frames.append(payload)
+            worker.send(*frames, deadline=deadline)
+            return worker.receive(deadline)
         except _Overrun:
-            raise _error("D1012", too_long_message(timeout_ms)) from None
+            raise ExpressionError("D1012", too_long_message(timeout_ms)) from None
         except _Died:
-            raise _error(
+            raise ExpressionError(
                 "EVALUATOR_STOPPED",
                 f"The expression stopped its evaluator (perhaps it used more than {self.memory_mb:,} MB).",
             ) from None
@@ -291,16 +305,14 @@ class ExpressionBox:
         payload_format: str = "json",
     ) -> Any:
         """The result of ``expression`` on ``payload`` (``pack``'s bytes, or JSON), or ExpressionError."""
-        request = json.dumps(
-            {
-                "expression": expression,
-                "digest": digest(payload),
-                "format": payload_format,
-                "timeout_ms": timeout_ms,
-                "max_depth": max_depth,
-                "now_ms": now_ms,
-            }
-        ).encode()
+        request = {
+            "expression": expression,
+            "digest": digest(payload),
+            "format": payload_format,
+            "timeout_ms": timeout_ms,
+            "max_depth": max_depth,
+            "now_ms": now_ms,
+        }
         worker = self._acquire()
         keep = False
         try:
@@ -310,7 +322,7 @@ class ExpressionBox:
                     worker.ready = bool(worker.receive(time.monotonic() + STARTUP_S).get("ready"))
             except (OSError, _Overrun, _Died, ValueError) as exc:
                 message = f"Expressions cannot be evaluated now: no worker could start ({type(exc).__name__})."
-                raise _error("BOX_FAILED", message) from exc
+                raise ExpressionError("BOX_FAILED", message) from exc
             deadline = time.monotonic() + (timeout_ms + self.slack_ms + len(payload) / PARSE_BYTES_PER_MS) / 1000
             with self._ready:
                 self.busy += 1
@@ -324,7 +336,7 @@ class ExpressionBox:
                 code, message, position = reply["error"]
                 if code == "MEMORY_LIMIT":
                     message = too_much_memory_message(self.memory_mb)
-                raise _error(code, message, position)
+                raise ExpressionError(code, message, position)
             return reply["result"]
         finally:
             # Killed on overrun, on any error mid-exchange (a Celery soft time limit, Ctrl-C) and
@@ -402,8 +414,7 @@ def _read_frame(stream) -> bytes | None:
 
 
 def _write_frame(stream, payload: bytes) -> None:
-    stream.write(FRAME.pack(len(payload)))
-    stream.write(payload)
+    stream.write(FRAME.pack(len(payload)) + payload)
     stream.flush()
 
 
@@ -414,10 +425,6 @@ def _encode(reply: dict) -> bytes:
 
 def serve(memory_mb: int) -> None:
     """The worker's loop: read a request, evaluate, answer; exit when the caller closes the pipe."""
-    import resource
-
-    from builder import transform
-
     # Ctrl-C reaches the whole process group: the caller decides, and a closed pipe ends the loop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     requests = os.fdopen(os.dup(0), "rb")
@@ -439,10 +446,10 @@ def serve(memory_mb: int) -> None:
         retire = False
         try:
             key = request["digest"]
-            if key in inputs:
+            if not request["input"]:
+                # The caller sends an input whenever its copy of this list says it is not here.
                 inputs.move_to_end(key)
             else:
-                _write_frame(replies, b'{"need":1}')
                 payload = _read_frame(requests)
                 if payload is None:
                     return
@@ -458,13 +465,13 @@ def serve(memory_mb: int) -> None:
                 # would otherwise walk them all again and again while an expression allocates. The
                 # collect() before makes sure no garbage of earlier evaluations is frozen with them.
                 gc.freeze()
-            compiled = transform.compile_expression(request["expression"])
-            result = transform.evaluate_in_process(
+            compiled = jsonata_eval.parse(request["expression"])
+            result = jsonata_eval.evaluate_in_process(
                 compiled, inputs[key], timeout_ms, request["max_depth"], now_ms=request["now_ms"]
             )
             reply = _encode({"result": result})
             del result
-        except transform.ExpressionError as exc:
+        except ExpressionError as exc:
             reply = _encode({"error": [exc.code, exc.message, exc.position]})
         except MemoryError:
             inputs.clear()

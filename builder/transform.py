@@ -14,7 +14,8 @@ bounds (a time limit and a recursion depth, checked on each evaluation step) can
 long step (a regular expression backtracking in C, ``$split`` of a huge string, a huge range).
 Those bounds still run inside the worker, as a first line, and the input's size is checked here
 before it is sent. Results come back as JSON: arrays are lists, a function is ``"<function>"``.
-``evaluate_in_process`` is the same evaluation without the box, for the worker itself.
+The evaluation itself, without the box, and ``ExpressionError`` live in ``builder.jsonata_eval``,
+which the box's worker runs and both this module and the box import.
 
 Pure module: no Django, no models.
 """
@@ -24,20 +25,16 @@ from __future__ import annotations
 import json
 import math
 import re
-import threading
 import time
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import jsonata
-from jsonata.jexception import JException
 
-from builder import explain, expression_box
-from builder.expression_box import ExpressionBox, too_long_message
+from builder import explain, expression_box, jsonata_eval
+from builder.expression_box import ExpressionBox
+from builder.jsonata_eval import DEFAULT_MAX_DEPTH, DEFAULT_TIMEOUT_MS, ExpressionError
 
-DEFAULT_TIMEOUT_MS = 500
-DEFAULT_MAX_DEPTH = 500
 DEFAULT_MAX_INPUT_BYTES = 5_000_000  # in-request evaluation; syncs pass their own limit
 MAX_EXPRESSION_LENGTH = 10_000
 MAX_DATAPOINTS = 100_000
@@ -54,30 +51,6 @@ SHAPE_HELP = (
     'The expression must return a number, or an array of objects like {"value": 12.5, "date": "2026-06-30", '
     '"dimension": "Web Site"} ("date" is required when the date comes from a field of the response).'
 )
-
-
-class ExpressionError(Exception):
-    """A JSONata error: ``code`` (``S0203``, ``D1012``, or a Python error's name), message, position.
-
-    ``position`` is the character offset in the expression that jsonata reports, or None.
-    ``compile_expression`` and ``evaluate`` put the message in plain words (``builder.explain``)
-    and set ``fix`` to the corrected expression when one can be told; ``raw_message`` is jsonata's.
-    """
-
-    def __init__(
-        self, code: str, message: str, position: int | None = None, fix: str | None = None, explained: bool = False
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.position = position
-        self.fix = fix
-        self.explained = explained
-        self.raw_message = message
-
-    def __str__(self) -> str:
-        where = f" (at character {self.position})" if self.position is not None else ""
-        return f"{self.code}: {self.message}{where}"
 
 
 def _explained(exc: ExpressionError, text: str, data: Any = None) -> ExpressionError:
@@ -103,28 +76,14 @@ class Datapoint:
 # ---------------------------------------------------------------- compiling and evaluating
 
 
-def _from_jexception(exc: JException) -> ExpressionError:
-    location = getattr(exc, "location", None)
-    position = location if isinstance(location, int) and location >= 0 else None
-    return ExpressionError(str(getattr(exc, "error", None) or "JSONata"), str(exc), position)
-
-
-@lru_cache(maxsize=256)
 def compile_expression(text: str) -> jsonata.Jsonata:
-    """Parse an expression once (cached by its text); ExpressionError on a syntax error."""
+    """Parse an expression once (cached by its text); ExpressionError, in plain words, on a syntax error."""
     if len(text) > MAX_EXPRESSION_LENGTH:
         raise ExpressionError("TOO_LONG", f"The expression is longer than {MAX_EXPRESSION_LENGTH:,} characters.")
     try:
-        expression = jsonata.Jsonata(text)
-    except JException as exc:
-        raise _explained(_from_jexception(exc), text) from exc
-    except Exception as exc:  # jsonata-python lets some parse errors out as plain Python ones
-        raise _explained(ExpressionError(type(exc).__name__, str(exc)), text) from exc
-    # Inputs are parsed JSON, so every value already has a JSON type: skip the library's
-    # walk over the whole input on each evaluation (most of the time for 5,000 records).
-    expression.set_validate_input(False)
-    expression.source_text = text  # what evaluate() sends to the box
-    return expression
+        return jsonata_eval.parse(text)
+    except ExpressionError as exc:
+        raise _explained(exc, text) from exc
 
 
 def input_size(data: Any) -> int:
@@ -184,52 +143,6 @@ def evaluate(
         )
     except ExpressionError as exc:  # in plain words, with the data at hand to name a field holding text
         raise _explained(exc, text, data) from exc
-
-
-_clocks = threading.local()
-
-
-def _set_clock(now_ms: int) -> None:
-    # $now() and $millis() read the clock of the thread's "current" jsonata instance, which is the
-    # last one *constructed* on this thread, and evaluate() resets the clock of the instance being
-    # evaluated to this process's time. Make the current instance one that is never evaluated and
-    # holds the caller's time.
-    clock = getattr(_clocks, "jsonata", None)
-    if clock is None:
-        clock = _clocks.jsonata = jsonata.Jsonata("$")
-    clock.timestamp = now_ms
-    jsonata.Jsonata.CURRENT.jsonata = clock
-
-
-def evaluate_in_process(
-    compiled: jsonata.Jsonata,
-    data: Any,
-    timeout_ms: int = DEFAULT_TIMEOUT_MS,
-    max_depth: int = DEFAULT_MAX_DEPTH,
-    now_ms: int | None = None,
-) -> Any:
-    """Evaluate here, with jsonata's step bounds only: what the box's worker runs; a long step is not stopped.
-
-    ``now_ms``: the time ``$now()`` and ``$millis()`` give (default: now). MemoryError is let
-    through (the worker reports it and is replaced); every other failure is an ExpressionError.
-    """
-    frame = compiled.create_frame()
-    frame.set_runtime_bounds(timeout_ms, max_depth)
-    _set_clock(round(time.time() * 1000) if now_ms is None else now_ms)
-    try:
-        return compiled.evaluate(data, frame)
-    except JException as exc:
-        if getattr(exc, "error", None) == "D1012":
-            raise ExpressionError("D1012", too_long_message(timeout_ms)) from exc
-        raise _from_jexception(exc) from exc
-    except RecursionError as exc:
-        raise ExpressionError(
-            "D1011", "Stack overflow: a function keeps calling itself. Check that the recursion stops."
-        ) from exc
-    except MemoryError:
-        raise
-    except Exception as exc:  # built-ins such as $number raise plain Python errors
-        raise ExpressionError(type(exc).__name__, str(exc)) from exc
 
 
 # ---------------------------------------------------------------- the shape contract

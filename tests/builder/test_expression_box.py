@@ -142,6 +142,17 @@ def test_the_same_input_is_sent_once():
         assert box.inputs_sent == 2
 
 
+def test_the_caller_knows_which_inputs_a_worker_keeps():
+    # The caller sends an input only when its copy of the worker's list says it is missing: the
+    # two lists must agree, or the worker would be asked about an input it dropped.
+    inputs = {name: {"result": list(range(size))} for name, size in (("a", 1), ("b", 2), ("c", 3))}
+    with ExpressionBox(workers=1) as box:
+        for name, sent in (("a", 1), ("b", 2), ("a", 2), ("c", 3), ("b", 4), ("a", 5), ("a", 5)):
+            assert evaluate("$count(result)", inputs[name], box=box) == len(inputs[name]["result"])
+            assert box.inputs_sent == sent, name
+        assert box.replaced == 0
+
+
 def test_results_come_back_as_json():
     with ExpressionBox(workers=1) as box:
         assert evaluate('{"a": [1, 2.5, "x", null, true]}', {}, box=box) == {"a": [1, 2.5, "x", None, True]}
@@ -159,7 +170,7 @@ def test_a_worker_whose_caller_is_gone_stops_by_itself():
     )
     try:
         request = {"expression": ENDLESS_REGEX, "digest": "d", "timeout_ms": 100, "max_depth": 100, "now_ms": 0}
-        request["format"] = "json"
+        request.update(format="json", input=True)  # the input, "{}", follows the request
         for frame in (json.dumps(request).encode(), b"{}"):
             worker.stdin.write(expression_box.FRAME.pack(len(frame)) + frame)
         worker.stdin.flush()

@@ -5,13 +5,13 @@ import pytest
 import time_machine
 
 from builder.dates import find_records, parse
+from builder.jsonata_eval import evaluate_in_process
 from builder.transform import (
     Datapoint,
     ExpressionError,
     ShapeError,
     compile_expression,
     evaluate,
-    evaluate_in_process,
     input_size,
     numeric_fields,
     suggest_expression,
