@@ -87,7 +87,6 @@ class Response:
     text: str  # the start of the body, scrubbed of credentials, for display
     headers: dict = field(default_factory=dict)
     truncated: bool = False
-    pages: int = 1
     reason: str = ""
     content_type: str = ""
     url: str = ""  # with credential query values masked
