@@ -75,17 +75,17 @@ class Tile(models.Model):
         LINE = "line", "Line chart"
         BAR = "bar", "Bar chart"
 
-    board = models.ForeignKey(Databoard, on_delete=models.CASCADE, related_name="tiles")
+    databoard = models.ForeignKey(Databoard, on_delete=models.CASCADE, related_name="tiles")
     metric = models.ForeignKey("builder.Metric", on_delete=models.CASCADE, related_name="tiles")
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.NUMBER)
     date_range = models.CharField(max_length=20, choices=RANGE_CHOICES, default="last_30_days")
     position = models.PositiveIntegerField(default=0)
 
     class Meta:
-        ordering = ["board", "position", "pk"]
+        ordering = ["databoard", "position", "pk"]
 
     def __str__(self):
-        return f"{self.metric} on {self.board}"
+        return f"{self.metric} on {self.databoard}"
 
     @property
     def chart_id(self):

@@ -30,10 +30,10 @@ def labels(uses) -> dict[tuple[str, str], tuple[str, str]]:
     for use in uses:
         if use.kind == Use.Kind.SCREEN:
             found[(use.kind, use.ref)] = ("Metrics screen", reverse("home"))
-    for tile in Tile.objects.filter(pk__in=_pks(uses, Use.Kind.DATABOARD)).select_related("board"):
+    for tile in Tile.objects.filter(pk__in=_pks(uses, Use.Kind.DATABOARD)).select_related("databoard"):
         found[(Use.Kind.DATABOARD, str(tile.pk))] = (
-            f"Databoard “{tile.board.name}”",
-            reverse("dashboards:databoard", args=[tile.board.uuid]),
+            f"Databoard “{tile.databoard.name}”",
+            reverse("dashboards:databoard", args=[tile.databoard.uuid]),
         )
     for goal in Goal.objects.filter(pk__in=_pks(uses, Use.Kind.GOAL)).select_related("metric"):
         found[(Use.Kind.GOAL, str(goal.pk))] = (

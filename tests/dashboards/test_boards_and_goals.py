@@ -86,8 +86,8 @@ def test_tile_form_errors_are_shown_and_nothing_is_added(analyst_client, analyst
 
 def test_reorder_and_remove_tiles(analyst_client, analyst_user, leads, revenue):
     board = Databoard.objects.create(name="Sales", owner=analyst_user)
-    a = Tile.objects.create(board=board, metric=leads, position=1)
-    b = Tile.objects.create(board=board, metric=revenue, position=2)
+    a = Tile.objects.create(databoard=board, metric=leads, position=1)
+    b = Tile.objects.create(databoard=board, metric=revenue, position=2)
     response = analyst_client.post(
         reverse("dashboards:tile_move", args=[board.uuid, b.pk]), {"direction": "up"}, headers={"HX-Request": "true"}
     )
@@ -105,7 +105,7 @@ def test_a_databoard_adds_each_tile_after_its_last(db, leads, revenue):
     databoard.tiles.filter(pk=first.pk).update(position=5)  # a gap, as a removed tile leaves
     second = databoard.add_tile(revenue, Tile.Kind.BAR, "last_month")
     assert (first.position, second.position) == (1, 6)
-    assert (second.board, second.metric, second.kind, second.date_range) == (
+    assert (second.databoard, second.metric, second.kind, second.date_range) == (
         databoard,
         revenue,
         "bar",
@@ -116,7 +116,7 @@ def test_a_databoard_adds_each_tile_after_its_last(db, leads, revenue):
 
 def test_a_databoard_moves_a_tile_past_its_neighbour_and_renumbers(db, leads, revenue):
     databoard = Databoard.objects.create(name="Sales")
-    a, b, c = (Tile.objects.create(board=databoard, metric=leads, position=p) for p in (1, 4, 9))
+    a, b, c = (Tile.objects.create(databoard=databoard, metric=leads, position=p) for p in (1, 4, 9))
 
     def order():
         return list(databoard.tiles.values_list("pk", "position"))
@@ -128,7 +128,7 @@ def test_a_databoard_moves_a_tile_past_its_neighbour_and_renumbers(db, leads, re
     # At either end it stays; a tile of another databoard is not moved.
     assert databoard.move_tile(c.pk, up=True) and databoard.move_tile(b.pk, up=False)
     assert order() == [(c.pk, 1), (a.pk, 2), (b.pk, 3)]
-    other = Tile.objects.create(board=Databoard.objects.create(name="Other"), metric=revenue, position=7)
+    other = Tile.objects.create(databoard=Databoard.objects.create(name="Other"), metric=revenue, position=7)
     assert not databoard.move_tile(other.pk, up=True)
     other.refresh_from_db()
     assert other.position == 7
@@ -155,8 +155,8 @@ def test_removing_a_tile_that_is_not_on_the_databoard_is_a_404(analyst_client, a
 
 def test_tiles_goals_and_scorecards_keep_metrics_in_use(db, leads, revenue):
     board = Databoard.objects.create(name="Sales")
-    first = Tile.objects.create(board=board, metric=leads)
-    second = Tile.objects.create(board=board, metric=leads, kind="line")
+    first = Tile.objects.create(databoard=board, metric=leads)
+    second = Tile.objects.create(databoard=board, metric=leads, kind="line")
     assert _in_use(leads)
     first.delete()
     assert _in_use(leads), "the other tile still shows it"

@@ -106,8 +106,8 @@ def test_screen_says_no_comparable_data_when_the_previous_period_is_before_the_h
 def test_databoard_tile_and_metric_page_say_no_comparable_data(analyst_client, analyst_user):
     metric = synced(analyst_user)
     board = Databoard.objects.create(name="Sales", owner=analyst_user)
-    Tile.objects.create(board=board, metric=metric, position=1, date_range="this_month")
-    Tile.objects.create(board=board, metric=metric, position=2, date_range="last_7_days")
+    Tile.objects.create(databoard=board, metric=metric, position=1, date_range="this_month")
+    Tile.objects.create(databoard=board, metric=metric, position=2, date_range="last_7_days")
     page = analyst_client.get(reverse("dashboards:databoard", args=[board.uuid])).content.decode()
     first, second = page.split('class="card tile')[1:3]
     assert "no comparable data" in first and "%" not in first.split("change", 1)[1].split("</p>", 1)[0]
@@ -159,7 +159,7 @@ def test_a_running_backfill_says_how_far_it_got(analyst_client, analyst_user):
     assert "no comparable data" in tile
 
     board = Databoard.objects.create(name="Sales", owner=analyst_user)
-    Tile.objects.create(board=board, metric=metric, position=1, date_range="this_month")
+    Tile.objects.create(databoard=board, metric=metric, position=1, date_range="this_month")
     board_page = analyst_client.get(reverse("dashboards:databoard", args=[board.uuid])).content.decode()
     assert "history still syncing: 1 of 3 windows" in board_page
     reading = analyst_client.get(reverse("dashboards:reading", args=[metric.uuid]), {"range": "this_month"})

@@ -17,8 +17,8 @@ def metric(db):
 @pytest.fixture
 def board(analyst_user, metric):
     board = Databoard.objects.create(name="Alan's board", owner=analyst_user)
-    Tile.objects.create(board=board, metric=metric, position=1)
-    Tile.objects.create(board=board, metric=metric, position=2, kind="bar")
+    Tile.objects.create(databoard=board, metric=metric, position=1)
+    Tile.objects.create(databoard=board, metric=metric, position=2, kind="bar")
     return board
 
 

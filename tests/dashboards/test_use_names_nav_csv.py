@@ -31,7 +31,7 @@ def test_the_syncs_panel_names_each_place_the_metric_is_used(analyst_client):
     for name in ("Ops", "Support"):
         Databoard.objects.create(name=name)
     board = Databoard.objects.create(name="Sales board")
-    Tile.objects.create(board=board, metric=metric)
+    Tile.objects.create(databoard=board, metric=metric)
     goal = Goal.objects.create(metric=metric, target=1000)
     Alert.objects.create(metric=metric, condition="above", threshold=50)
     Alert.objects.create(metric=metric, condition="change", threshold=20)
@@ -62,7 +62,7 @@ def test_the_syncs_panel_names_each_place_the_metric_is_used(analyst_client):
 
 def test_the_board_name_is_escaped(analyst_client):
     metric = MetricFactory(name="Revenue", current=True)
-    Tile.objects.create(board=Databoard.objects.create(name="<b>Sales</b>"), metric=metric)
+    Tile.objects.create(databoard=Databoard.objects.create(name="<b>Sales</b>"), metric=metric)
     panel = analyst_client.get(reverse("syncs:panel", args=[metric.uuid]), **HX).content.decode()
     assert "&lt;b&gt;Sales&lt;/b&gt;" in panel and "<b>Sales</b>" not in panel
 
