@@ -1,6 +1,6 @@
 """A value compared with the previous period, coloured by the metric's favourable trend.
 
-Pure: numbers in, a :class:`Comparison` out.
+No queries: numbers in, a :class:`Comparison` out (the trend is a ``builder.models.Trend``).
 
 * ``change`` is ``current - previous``; ``percent`` is ``change / |previous| * 100``, so going
   from -10 to -5 is +50 % (the value went up). When ``previous`` is 0 the percentage is

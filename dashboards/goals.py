@@ -1,6 +1,6 @@
 """Goals: a target for a period, progress against it and whether it is on track.
 
-Pure: the value comes from :func:`dashboards.queries.aggregate` over the goal's period (from
+No queries here: the value comes from :func:`dashboards.queries.aggregate` over the goal's period (from
 its start up to now while it runs), the period from :func:`goal_period`.
 
 * The favourable trend decides the kind of goal: ``up`` is *reach or stay above* the target,
