@@ -11,8 +11,10 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from django.conf import settings
 
 from builder.models import Metric
+from config.celery import app as celery_app
 from conftest import _database_url
 from tests.connections.factories import custom_connection
 from tests.factories import MetricFactory
@@ -96,8 +98,6 @@ class Worker:
     """A `celery worker` process on the test database and broker, with its own environment."""
 
     def __init__(self, queue, log_path, env, concurrency=1, app="tests.syncs.celery_app"):
-        from django.conf import settings
-
         self.queue, self.log_path = queue, log_path
         self.env = {
             **os.environ,
@@ -158,12 +158,10 @@ class Worker:
 @pytest.fixture
 def workers(django_db_setup, tmp_path):
     """Start workers with `workers.start(env={...}, concurrency=n)`; tasks go to this test's own queue."""
-    from config.celery import app
-
     queue = f"test-syncs-{uuid.uuid4().hex[:10]}"
     started = []
-    previous = app.conf.task_default_queue
-    app.conf.task_default_queue = queue
+    previous = celery_app.conf.task_default_queue
+    celery_app.conf.task_default_queue = queue
 
     class Factory:
         def start(self, env=None, concurrency=1, app="tests.syncs.celery_app"):
@@ -180,7 +178,7 @@ def workers(django_db_setup, tmp_path):
             return "".join(worker.log() for worker in started)
 
     yield Factory()
-    app.conf.task_default_queue = previous
+    celery_app.conf.task_default_queue = previous
     for worker in started:
         if "COVERAGE_PROCESS_CONFIG" in os.environ:
             # Under `coverage run` (patch = subprocess): a warm shutdown, so the worker and its pool
@@ -194,6 +192,4 @@ REDIS_ONLY = "the Redis-only tests need the Redis stack (CELERY_BROKER_URL=redis
 
 
 def on_redis():
-    from django.conf import settings
-
     return str(settings.CELERY_BROKER_URL).startswith("redis://")

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from builder import timeframes
 from conftest import free_port
+from connections.services import record_success
 from syncs import dispatcher, engine, runner, storage, uses
 from syncs.errors import DefinitionChanged, LeaseLost
 from syncs.models import Datapoint, MetricSync, SyncRun
@@ -71,8 +72,6 @@ def test_a_batch_costs_the_same_queries_for_two_metrics_or_ten(sandbox, vtiger):
     Not counted: the rate limiter's (one per request; in Redis in production) and the rows'
     INSERT, which SQLite splits by its limit on parameters.
     """
-    from connections.services import record_success
-
     record_success(vtiger)
 
     def queries_for(count):

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from builder import placeholders, timeframes
-from syncs import engine, services
+from syncs import engine, services, storage
 from syncs.engine import SyncFailed
 from syncs.models import Datapoint, MetricSync, SyncRun
 from tests.factories import DatapointFactory, UserFactory
@@ -211,8 +211,6 @@ def test_storage_records_the_definition_and_releases_the_lease(sandbox, vtiger):
 
 
 def test_storage_creates_a_missing_state_and_counts_a_backfill_step_once(vtiger):
-    from syncs import storage
-
     metric = leads_metric(vtiger)
     window = engine.rolling_window(metric)
     storage.store(metric, [], window=window, stamp=timezone.now(), expected_hash="h", backfill_index=0)

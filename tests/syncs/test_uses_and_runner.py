@@ -6,8 +6,10 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from connections import services as connection_services
 from connections.models import Connection
 from notifications.models import Notification
+from sandbox import DEMO_ACCESS_KEY
 from syncs import dispatcher, runner, services, uses
 from syncs.models import Datapoint, MetricSync, SyncRun, Use
 from tests.connections.factories import vtiger_connection
@@ -158,12 +160,9 @@ def test_auth_failure_marks_the_connection_and_pauses_its_metrics(sandbox, owner
     assert dispatcher.dispatch() == [], "paused metrics are not dispatched"
 
     # An admin fixes the key; the successful connection test resumes the metrics.
-    from connections.services import test_connection
-    from sandbox import DEMO_ACCESS_KEY
-
     wrong.set_secret("access_key", DEMO_ACCESS_KEY)
     wrong.save()
-    assert test_connection(wrong).ok
+    assert connection_services.test_connection(wrong).ok
     assert not MetricSync.objects.filter(metric__in=[first, second], status="paused").exists()
     assert sorted(dispatcher.dispatch()) == sorted([first.pk, second.pk])
 
@@ -203,10 +202,8 @@ def test_editing_the_definition_resyncs_the_history(sandbox, vtiger, django_capt
 
 
 def test_deleting_the_connection_pauses_its_metrics(vtiger, owner):
-    from connections.services import delete_connection
-
     metric = leads_metric(vtiger, owner=owner, used_on="screen")
-    delete_connection(vtiger)
+    connection_services.delete_connection(vtiger)
     state = MetricSync.objects.get(metric=metric)
     assert state.is_paused and "was deleted" in state.paused_reason
 

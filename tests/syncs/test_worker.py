@@ -22,6 +22,8 @@ from django.db import connections
 from django.utils import timezone
 
 from conftest import _database_url, free_port, wait_for
+from connections import ratelimit
+from connections.errors import RateLimited
 from sandbox import DEMO_ACCESS_KEY, DEMO_USERNAME
 from syncs import dispatcher, engine, services, tasks, uses
 from syncs.models import Datapoint, MetricSync, SyncRun
@@ -197,9 +199,6 @@ def test_429_storm_is_retried_at_the_reset_time_and_recorded_in_words(workers, s
 
 def test_a_batch_blocked_by_the_budget_gives_its_worker_back_and_runs_later(workers, sandbox, vtiger):
     """Another worker saw a 429 asking for 8 s of quiet: the batch waits them out off the worker, whole."""
-    from connections import ratelimit
-    from connections.errors import RateLimited
-
     workers.start()
     metrics = [leads_metric(vtiger, name=f"Leads {i}") for i in range(3)]
     for metric in metrics:
