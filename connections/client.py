@@ -110,13 +110,17 @@ class RawResponse:
     elapsed_ms: int
     truncated: bool
     url: str  # redacted
+    _text: str | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def content_type(self):
         return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
     def text(self):
-        return self.body.decode("utf-8-sig", errors="replace")
+        # Decoded once: parsing and the snippet both read it (a few ms for a large answer).
+        if self._text is None:
+            self._text = self.body.decode("utf-8-sig", errors="replace")
+        return self._text
 
 
 @dataclass

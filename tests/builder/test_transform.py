@@ -267,6 +267,14 @@ def test_to_datapoints_limits_and_modes():
         to_datapoints(1, "daily")
 
 
+def test_to_number_of_json_numbers():
+    # Ints and floats take a shorter path than strings; bools, NaN and infinities stay out of it.
+    assert [to_number(value) for value in (0, -7, 10**20, 2.5, -0.0, 1e308)] == [0.0, -7.0, 1e20, 2.5, -0.0, 1e308]
+    assert all(type(to_number(value)) is float for value in (0, 10**20, 2.5))
+    for bad in (False, True, float("nan"), float("-inf")):
+        assert to_number(bad) is None, bad
+
+
 def test_to_number():
     assert to_number("185000.00000000") == 185000.0
     assert to_number(" -246.000 ") == -246.0
