@@ -15,9 +15,14 @@ dropped first and at the end unless ``--keep``) and Redis (SYNCS_BENCH_REDIS_URL
    `requests` loop in this process, one after the other, parsing the JSON and nothing else.
 
 Prints progress, then one JSON object as the last line; ``ratio`` is (1) / (2), target >= 0.8.
+It also gives the CPU time each arm spent per sync: the worker's processes (its main process, the
+pool processes and their expression box workers), this process during the plain loop, and the
+sandbox in each arm. Wall time on a shared machine follows whatever else runs there; CPU time
+per sync says where a change saved work even then.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -151,6 +156,37 @@ def due_lead_metrics(server, count, *, window_days, rate_limit_per_minute=None):
     return metrics
 
 
+def _cpu_seconds(pid):
+    """CPU time (user and system) of process ``pid`` and of its children it has waited for; 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def _process_tree(pid):
+    """``pid`` and its descendants (Linux ``/proc``)."""
+    tree, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        tree.append(current)
+        for children in Path(f"/proc/{current}/task").glob("*/children"):
+            with contextlib.suppress(OSError):  # it ended meanwhile
+                queue.extend(int(child) for child in children.read_text().split())
+    return tree
+
+
+def tree_cpu_seconds(pid):
+    """{pid: CPU seconds} for ``pid`` and its descendants, now."""
+    return {member: _cpu_seconds(member) for member in _process_tree(pid)}
+
+
+def cpu_spent(before, after):
+    """CPU seconds spent between two ``tree_cpu_seconds`` readings (processes started between them count whole)."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
 def stop_worker(process):
     process.terminate()
     try:
@@ -208,6 +244,8 @@ def main():
 
         print(f"Syncing {args.metrics} metrics through the worker…", file=sys.stderr)
         wall_start = timezone.now()
+        worker_cpu_before = tree_cpu_seconds(worker.pid)
+        sandbox_cpu_before = _cpu_seconds(server.process.pid)
         started = time.perf_counter()
         dispatcher.dispatch()
         deadline = time.monotonic() + 600
@@ -216,6 +254,8 @@ def main():
                 sys.exit("The worker did not finish within 10 minutes.")
             time.sleep(0.05)
         last_end = SyncRun.objects.aggregate(last=Max("finished_at"))["last"]
+        worker_cpu_s = cpu_spent(worker_cpu_before, tree_cpu_seconds(worker.pid))
+        sandbox_cpu_worker_s = _cpu_seconds(server.process.pid) - sandbox_cpu_before
         worker_s = (last_end - wall_start).total_seconds()
         polled_s = time.perf_counter() - started
         succeeded = SyncRun.objects.filter(status=SyncRun.Status.SUCCEEDED).count()
@@ -229,12 +269,16 @@ def main():
         page = pagination.Pager({"type": "vtiger"}, endpoint, params).first()
         url = f"{server.rest_url.rstrip('/')}/{page.endpoint}"
         plain_rows = 0
+        sandbox_cpu_before = _cpu_seconds(server.process.pid)
+        loop_cpu_started = time.process_time()
         loop_started = time.perf_counter()
         for _ in range(requests_sent):
             response = requests.get(url, params=page.params, auth=(DEMO_USERNAME, DEMO_ACCESS_KEY), timeout=30)
             response.raise_for_status()
             plain_rows += len(response.json()["result"])
         loop_s = time.perf_counter() - loop_started
+        loop_cpu_s = time.process_time() - loop_cpu_started
+        sandbox_cpu_loop_s = _cpu_seconds(server.process.pid) - sandbox_cpu_before
 
         worker_rate = args.metrics / worker_s
         loop_rate = args.metrics / loop_s  # the loop made exactly the requests the syncs made
@@ -254,6 +298,12 @@ def main():
             "syncs_per_s": round(worker_rate, 2),
             "plain_loop_seconds": round(loop_s, 3),
             "plain_loop_syncs_per_s": round(loop_rate, 2),
+            "worker_cpu_ms_per_sync": round(worker_cpu_s / args.metrics * 1000, 2),
+            "plain_loop_cpu_ms_per_sync": round(loop_cpu_s / args.metrics * 1000, 2),
+            "sandbox_cpu_ms_per_sync": {
+                "worker": round(sandbox_cpu_worker_s / args.metrics * 1000, 2),
+                "plain_loop": round(sandbox_cpu_loop_s / args.metrics * 1000, 2),
+            },
             "ratio": round(worker_rate / loop_rate, 3),
             "target_ratio": 0.8,
             "meets_target": worker_rate / loop_rate >= 0.8,
