@@ -2,7 +2,7 @@
 
 One beat entry runs ``dispatch`` each minute. A claim writes the batch token into
 ``MetricSync.claimed_by`` with a conditional UPDATE (``claimed_by = ''``), so two dispatchers
-running at once never claim the same metric: on PostgreSQL the due rows are first locked with
+running at once never claim the same metric: on PostgreSQL the UPDATE picks the due rows with
 ``SELECT ... FOR UPDATE SKIP LOCKED`` (a second dispatcher skips them instead of waiting), on
 SQLite the UPDATE itself is atomic under the database's single writer.
 """
@@ -18,10 +18,14 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from config.celery import app
 from syncs import services
 from syncs.models import MetricSync
 
 logger = logging.getLogger(__name__)
+
+# The task that syncs a batch (syncs.tasks), called by name.
+SYNC_BATCH = "syncs.sync_batch"
 
 
 def due(now):
@@ -33,15 +37,14 @@ def dispatch(now=None, limit: int | None = None) -> list[int]:
     now = now or timezone.now()
     token = services.new_token("d-")
     with transaction.atomic():
+        candidates = due(now).order_by("next_sync_at")
         if connection.features.has_select_for_update_skip_locked:
-            locked = due(now).select_for_update(skip_locked=True).order_by("next_sync_at").values_list("pk", flat=True)
-            pks = list(locked[:limit] if limit else locked)
-            claimed = MetricSync.objects.filter(pk__in=pks, claimed_by="")
-        elif limit:
-            pks = list(due(now).order_by("next_sync_at").values_list("pk", flat=True)[:limit])
-            claimed = MetricSync.objects.filter(pk__in=pks, claimed_by="")
-        else:
-            claimed = due(now)
+            candidates = candidates.select_for_update(skip_locked=True)
+        # Unlimited, the ids stay in the database: the UPDATE's own subquery. Limited, they are
+        # fetched first: PostgreSQL may run a LIMIT subquery more than once within an UPDATE,
+        # each run free to pick other rows among those due at the same instant.
+        pks = list(candidates.values_list("pk", flat=True)[:limit]) if limit else candidates.values("pk")
+        claimed = MetricSync.objects.filter(pk__in=pks, claimed_by="")
         claimed.update(claimed_by=token, claimed_at=now, heartbeat_at=None)
         ours = MetricSync.objects.filter(claimed_by=token).order_by("metric__connection_id", "metric_id")
         claimed_rows = list(ours.values_list("metric_id", "metric__connection_id"))
@@ -69,42 +72,37 @@ def batches(claimed_rows, size=None) -> list[list[int]]:
 
 
 def enqueue(metric_batches, token, planned_at):
-    """One ``syncs.sync_batch`` message per batch of metric ids, published over one broker connection.
+    """One ``syncs.sync_batch`` task per batch of metric ids, sent with Celery's ``send_task``.
 
-    Built with Celery's own task message (``app.amqp.create_task_message``, protocol 2) and sent
-    with kombu's ``Producer.publish`` inside a publish batch (on Redis: one pipelined round trip
-    per 1,000 messages), to the task's queue through the default exchange, as ``apply_async``
-    would. ``apply_async`` costs ~350 us a message (argument reprs, routing, declaring the queue
-    each time, one round trip each); this ~40 us, so a tick of 10,000 due metrics stays under a
-    second. What it skips: Celery's before/after_task_publish signals for these messages.
+    By name, so this module needs neither ``syncs.tasks`` (which imports it) nor the task
+    registered in the process that dispatches. Through Celery's own path, so the
+    before/after_task_publish signals fire for every message. What makes it fast enough
+    (``bench/dispatch.py``: 10,000 due metrics in well under a second):
+
+    * one producer, and its publish batch (kombu's ``Producer.batch``; on Redis one pipelined
+      round trip per 1,000 messages instead of one each); ``after_task_publish`` therefore
+      fires as a message joins the batch, which is sent when the block ends;
+    * routed and the queue declared once, not for every message (``queue``, ``declare=[]``);
+    * ``retry=False``: inside a batch a send only buffers, so there is nothing to retry; a
+      broker error raises when the batch goes out, and the claims expire as any lost claim does;
+    * the argument reprs written here, not by Celery's ``saferepr``.
     """
-    from celery.utils import uuid
-
-    from config.celery import app
-    from syncs.tasks import sync_batch
-
-    queue = app.amqp.router.route({}, sync_batch.name)["queue"]
     kwargs = {"planned_at": planned_at.isoformat()}
     kwargsrepr = repr(kwargs)
+    queue = app.amqp.router.route({}, SYNC_BATCH)["queue"]
     with app.producer_or_acquire() as producer:
         producer.maybe_declare(queue)
         with producer.batch():
             for metric_ids in metric_batches:
-                headers, properties, body, _ = app.amqp.create_task_message(
-                    uuid(),
-                    sync_batch.name,
+                app.send_task(
+                    SYNC_BATCH,
                     (metric_ids, token),
                     kwargs,
+                    producer=producer,
+                    queue=queue,
+                    declare=[],
+                    retry=False,
+                    ignore_result=True,
                     argsrepr=f"({metric_ids}, {token!r})",
                     kwargsrepr=kwargsrepr,
-                    ignore_result=True,
-                )
-                producer.publish(
-                    body,
-                    exchange="",
-                    routing_key=queue.name,
-                    headers=headers,
-                    serializer="json",
-                    delivery_mode=2,
-                    **properties,
                 )
