@@ -72,19 +72,14 @@ def screen_use(request, uuid):
         uses.remove_use(metric, Use.Kind.SCREEN)
     else:
         uses.add_use(metric, Use.Kind.SCREEN)
-    if request.htmx:
-        return _panel(request, metric)
-    return redirect("syncs:panel", uuid=metric.uuid)
+    return _answer_post(request, metric)
 
 
 @require_POST
 @member_required
 def sync_now(request, uuid):
     metric = _metric_or_404(uuid)
-    token = tasks.sync_now(metric)
-    if request.htmx:
-        return _panel(request, metric, token)
-    return redirect(f"{_panel_url(metric)}?token={token}")
+    return _answer_post(request, metric, tasks.sync_now(metric))
 
 
 @require_POST
@@ -92,9 +87,7 @@ def sync_now(request, uuid):
 def resume(request, uuid):
     metric = _metric_or_404(uuid)
     services.resume(metric)
-    if request.htmx:
-        return _panel(request, metric)
-    return redirect("syncs:panel", uuid=metric.uuid)
+    return _answer_post(request, metric)
 
 
 @require_POST
@@ -103,9 +96,7 @@ def pause(request, uuid):
     metric = _metric_or_404(uuid)
     services.state_for(metric)
     services.pause(metric, f"{request.user.get_username()} paused it.", services.PausedBy.USER)
-    if request.htmx:
-        return _panel(request, metric)
-    return redirect("syncs:panel", uuid=metric.uuid)
+    return _answer_post(request, metric)
 
 
 @require_GET
@@ -129,5 +120,9 @@ def backfill(request, uuid):
     return render(request, "syncs/panel.html#backfill", {"metric": metric, "state": state}, status=status)
 
 
-def _panel_url(metric):
-    return reverse("syncs:panel", args=[metric.uuid])
+def _answer_post(request, metric, token=""):
+    """An htmx POST re-renders the panel; a plain one redirects to it (with the Sync now token to follow)."""
+    if request.htmx:
+        return _panel(request, metric, token)
+    url = reverse("syncs:panel", args=[metric.uuid])
+    return redirect(f"{url}?token={token}" if token else url)

@@ -93,6 +93,17 @@ def test_sync_now_shows_progress_until_done(analyst_client, workers, sandbox, vt
 
 
 @pytest.mark.django_db
+def test_a_plain_sync_now_redirects_to_its_panel_and_token(analyst_client, vtiger, django_capture_on_commit_callbacks):
+    metric = leads_metric(vtiger)
+    with django_capture_on_commit_callbacks() as queued:
+        response = analyst_client.post(reverse("syncs:sync_now", args=[metric.uuid]))
+    assert response.status_code == 302
+    panel, token = response.url.split("?token=")
+    assert panel == reverse("syncs:panel", args=[metric.uuid]) and token.startswith("now-")
+    assert len(queued) == 1, "the sync is queued after commit"
+
+
+@pytest.mark.django_db
 def test_notifications_list_and_mark_read(analyst_client, analyst_user):
     Notification.objects.create(user=analyst_user, text="Syncs of the metric “X” are paused")
     body = analyst_client.get(reverse("notifications:list")).content.decode()
