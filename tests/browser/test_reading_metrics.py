@@ -11,7 +11,6 @@ from builder.models import Metric
 from dashboards.models import Alert, Databoard, Goal
 from syncs.models import Datapoint, MetricSync
 
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
