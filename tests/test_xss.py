@@ -96,7 +96,7 @@ def world(db, sandbox):
         token="tok",
     )
     board = Databoard.objects.create(name=_evil("Board"), owner=analyst)
-    tile = Tile.objects.create(board=board, metric=metric, kind=Tile.Kind.LINE)
+    tile = Tile.objects.create(databoard=board, metric=metric, kind=Tile.Kind.LINE)
     goal = Goal.objects.create(metric=metric, target=5, created_by=analyst)
     alert = Alert.objects.create(metric=metric, condition=Alert.Condition.ABOVE, threshold=1, created_by=analyst)
     AlertEvent.objects.create(alert=alert, value=3, message=_evil("Alert event"))
