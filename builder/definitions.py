@@ -81,7 +81,7 @@ FORMAT = "metric-builder/metrics@1"
 NAME_MAX_LENGTH = Metric._meta.get_field("name").max_length
 ENDPOINT_MAX_LENGTH = Metric._meta.get_field("endpoint").max_length
 
-DATE_MODES = tuple(DateMode.values)
+DATE_MODES = transform.DATE_MODES
 METHODS = ("GET", "POST")
 
 # Inclusive ranges. interval_minutes' lower bound is the site-wide minimum, the setting

@@ -14,13 +14,13 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from builder import dates, timeframes
+from builder import dates, timeframes, transform
 
 
 class DateMode(models.TextChoices):
-    NONE = "none", "None (a single current value)"
-    DYNAMIC = "dynamic", "Use current time of storing data (Dynamic)"
-    FIELD = "field", "Use a field from response"
+    NONE = transform.NO_DATE, "None (a single current value)"
+    DYNAMIC = transform.DYNAMIC_DATE, "Use current time of storing data (Dynamic)"
+    FIELD = transform.FIELD_DATE, "Use a field from response"
 
 
 class DateKind(models.TextChoices):

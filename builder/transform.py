@@ -39,7 +39,9 @@ DEFAULT_MAX_INPUT_BYTES = 5_000_000  # in-request evaluation; syncs pass their o
 MAX_EXPRESSION_LENGTH = 10_000
 MAX_DATAPOINTS = 100_000
 
-DATE_MODES = ("none", "dynamic", "field")
+# The date modes, declared once (``builder.models.DateMode`` gives them their labels).
+NO_DATE, DYNAMIC_DATE, FIELD_DATE = "none", "dynamic", "field"
+DATE_MODES = (NO_DATE, DYNAMIC_DATE, FIELD_DATE)
 ITEM_KEYS = ("value", "date", "dimension")
 _ITEM_KEY_SET = frozenset(ITEM_KEYS)
 AGGREGATES = {"sum": "$sum", "average": "$average", "min": "$min", "max": "$max", "count": "$count"}
@@ -197,7 +199,7 @@ def _datapoint(index: int, item: Any, date_mode: str) -> Datapoint:
     date = item.get("date")
     if date is not None and (isinstance(date, bool) or not isinstance(date, (str, int, float))):  # noqa: UP038 - a tuple tests faster than a union
         raise ShapeError(f'Item {index}: "date" is {_short(date)}; it must be a string or a number.')
-    if date_mode == "field" and (date is None or date == ""):
+    if date_mode == FIELD_DATE and (date is None or date == ""):
         raise ShapeError(
             f'Item {index} has no "date": {_short(item)}. '
             "With the date taken from a field of the response, every item needs one."
@@ -217,7 +219,7 @@ def to_datapoints(result: Any, date_mode: str, max_items: int = MAX_DATAPOINTS) 
         return []
     number = to_number(result)
     if number is not None:
-        if date_mode == "field":
+        if date_mode == FIELD_DATE:
             raise ShapeError(
                 f"The expression returned one number ({_short(result)}), but the date comes from a field "
                 'of the response: return an array of objects like {"value": 12.5, "date": "2026-06-30"}.'

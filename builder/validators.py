@@ -1,4 +1,4 @@
-"""Names people give things (metrics, boards, scorecards): one rule for all, and one cleaner.
+"""Names people give things (metrics, databoards, scorecards): one rule for all, and one cleaner.
 
 A name goes into page titles, e-mail subjects, file names and CSV headers. A line break in one
 breaks a mail header (Django refuses to send it) or a download's Content-Disposition; a NUL or
@@ -9,24 +9,21 @@ So a name may not contain:
 * the line and paragraph separators U+2028 and U+2029,
 * the bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069).
 
-``validate_name`` is a Django validator for forms and models; ``single_line`` cleans text that
-was saved before the rule (or comes from elsewhere) for a header: breaks and tabs become a
-space, the other characters above go, spaces are squeezed. Pure: no models.
+``validate_name`` is a Django validator for forms and models. The rule itself (``is_forbidden``)
+and ``single_line``, which cleans text saved before the rule for a header, live in
+``notifications.text``, at the bottom of the house, because the notifier needs them too.
 """
 
 from __future__ import annotations
 
-import unicodedata
-
 from django.core.exceptions import ValidationError
 
+# The character rule is the notifier's (it makes every mail subject one line); names follow it.
+from notifications.text import is_forbidden, single_line
+
+__all__ = ["NAME_MESSAGE", "forbidden_characters", "is_forbidden", "single_line", "validate_name"]
+
 NAME_MESSAGE = "A name can't contain line breaks, tabs or other control characters: type it on one line."
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-_SEPARATORS = frozenset("\u2028\u2029")
-
-
-def is_forbidden(char: str) -> bool:
-    return char in _BIDI_CONTROLS or char in _SEPARATORS or unicodedata.category(char) == "Cc"
 
 
 def forbidden_characters(text: str) -> list[str]:
@@ -37,9 +34,3 @@ def forbidden_characters(text: str) -> list[str]:
 def validate_name(value) -> None:
     if forbidden_characters(value):
         raise ValidationError(NAME_MESSAGE, code="control_characters")
-
-
-def single_line(text) -> str:
-    """``text`` fit for a header or a file name (see the module docstring)."""
-    kept = "".join(" " if c.isspace() else c for c in str(text or "") if c.isspace() or not is_forbidden(c))
-    return " ".join(kept.split())

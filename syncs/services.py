@@ -1,4 +1,4 @@
-"""The metric's sync state: the lease, pausing and resuming, notifications, definition changes.
+"""The metric's sync state: the lease, pausing and resuming (its owner told), the reaper.
 
 The lease (``MetricSync.claimed_by``) makes sure a metric is never synced by two workers at
 once. ``claimed_by`` holds the token of the claim: the dispatcher's batch token, or a fresh one

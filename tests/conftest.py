@@ -1,7 +1,9 @@
-"""Fixtures shared by the test suites: the Vtiger sandbox on a free loopback port, and connections to it."""
+"""Fixtures shared by the test suites: the Vtiger sandbox on a free loopback port, connections to it, and a
+mail server that is down."""
 
 import pytest
 
+from conftest import free_port
 from sandbox.server import SandboxServer
 from tests.connections.factories import vtiger_connection
 
@@ -32,3 +34,12 @@ def offline_vtiger(db):
     """A Vtiger Cloud connection named "Vtiger" at an address nothing answers on: for tests that send
     nothing (definitions, imports, exports, pages), so no sandbox is started for them."""
     return vtiger_connection(name="Vtiger")
+
+
+@pytest.fixture
+def mail_server_down(settings):
+    """SMTP to a port nobody listens on: every message is refused, as when the mail server is down."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", free_port(), 2
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    return settings

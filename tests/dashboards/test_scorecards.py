@@ -8,7 +8,6 @@ import time_machine
 from django.core import mail
 from django.urls import reverse
 
-from conftest import free_port
 from dashboards import scorecards
 from dashboards.models import Scorecard
 from dashboards.tasks import send_scorecards
@@ -258,15 +257,6 @@ def test_send_due_emails_each_recipient_once(analyst_user, admin_user, four_metr
     # 20:00: the daily one.
     assert [card.name for card in scorecards.send_due(MONDAY.replace(hour=20))] == ["Daily"]
     assert len(mail.outbox) == 3
-
-
-@pytest.fixture
-def mail_server_down(settings):
-    """SMTP to a port nobody listens on: every message is refused, as when the mail server is down."""
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", free_port(), 2
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    return settings
 
 
 def test_a_digest_that_reached_nobody_is_tried_again_at_the_next_beat(analyst_user, four_metrics, mail_server_down):

@@ -7,7 +7,6 @@ from django.contrib.auth.models import AnonymousUser
 from django.core import mail
 from django.test import RequestFactory
 
-from conftest import free_port
 from notifications.context_processors import unread_notifications
 from notifications.models import Notification, notify, unread_count
 from notifications.text import single_line
@@ -58,15 +57,6 @@ def test_someone_without_an_address_is_told_in_the_app_only(db):
 def test_nobody_to_tell_tells_nobody(db):
     assert notify(None, "Paused") is None
     assert not Notification.objects.exists() and not mail.outbox
-
-
-@pytest.fixture
-def mail_server_down(settings):
-    """SMTP to a port nobody listens on: every message is refused, as when the mail server is down."""
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", free_port(), 2
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    return settings
 
 
 def test_a_broken_mail_server_is_logged_and_never_breaks_the_caller(analyst_user, mail_server_down, caplog):
