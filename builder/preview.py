@@ -33,10 +33,6 @@ from django.conf import settings
 from django.utils.safestring import mark_safe
 
 from builder import fetching, pagination, placeholders, timeframes
-
-# builder/steps.py and syncs/engine.py still reach these here; the line goes when they import
-# builder.fetching (issue 12, item 1).
-from builder.fetching import budgeted_request, rendered_request  # noqa: F401 -- see the comment above
 from connections import ratelimit
 from connections.client import Client
 from connections.errors import ConnectionProblem

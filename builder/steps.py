@@ -17,7 +17,18 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from builder import dates, definitions, keyvalue, pagination, placeholders, preview, timeframes, transform, vtql
+from builder import (
+    dates,
+    definitions,
+    fetching,
+    keyvalue,
+    pagination,
+    placeholders,
+    preview,
+    timeframes,
+    transform,
+    vtql,
+)
 from builder.forms import CUSTOM_FORMAT, RequestForm
 from builder.models import ClosedDraft, DateMode, Draft, Metric
 from builder.signals import metric_saved
@@ -173,14 +184,14 @@ def vtql_load(draft: Draft, connection: Connection, what: str) -> str | None:
     try:
         with Client(connection) as client:
             if what == "modules":
-                response = preview.budgeted_request(client, limiter, "GET", "listtypes")
+                response = fetching.budgeted_request(client, limiter, "GET", "listtypes")
                 state["modules"] = [[m.name, m.label] for m in vtql.modules_from_listtypes(response.data)]
                 state["modules_for"] = str(connection.uuid)
             else:
                 module = state.get("module") or ""
                 if not module:
                     return "Choose a module first."
-                response = preview.budgeted_request(
+                response = fetching.budgeted_request(
                     client, limiter, "GET", "describe", params=[("elementType", module)]
                 )
                 fields = vtql.fields_from_describe(response.data)
@@ -291,7 +302,7 @@ def placeholder_preview(draft: Draft, connection: Connection | None, tz: str) ->
     if not used:
         return out
     try:
-        endpoint, params, headers, body = preview.rendered_request(req, window, zone)
+        endpoint, params, headers, body = fetching.rendered_request(req, window, zone)
     except placeholders.PlaceholderError as exc:
         out["error"] = exc.message
         return out

@@ -11,9 +11,9 @@ A single sync is a batch of one: ``run`` and a worker's batch (``runner``) both 
 every sync that succeeded in one transaction (``storage.store_many``).
 
 The request is rendered for the window in the metric's zone (its owner's profile time zone),
-written in the connection's data zone (Vtiger: UTC), exactly as the wizard's Send request does
-(``builder.preview.rendered_request``). Pages are walked by ``builder.pagination.Pager``
-through ``fetch`` below, which waits on the connection's shared budget before every request.
+written in the connection's data zone (Vtiger: UTC), and its pages are walked by
+``builder.fetching.fetch``, which waits on the connection's shared budget before every request:
+the very path of the wizard's Send request, so a preview that works is a sync that works.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import logging
 import math
 import time
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import groupby
 from typing import Any
@@ -31,11 +30,11 @@ from django.conf import settings
 from django.utils import timezone
 
 from builder import dates, pagination, placeholders, timeframes, transform
+from builder.fetching import Fetched, fetch
 from builder.models import DateKind, DateMode
-from builder.preview import rendered_request
 from connections import ratelimit
 from connections.client import Client
-from connections.errors import ConnectionProblem, NotJSON, RateLimited, Timeout, Unreachable
+from connections.errors import ConnectionProblem, NotJSON, Timeout, Unreachable
 from syncs import storage
 from syncs.errors import DefinitionChanged, LeaseLost
 from syncs.models import MetricSync, SyncRun
@@ -139,72 +138,6 @@ def backfill_window(metric, anchor: date, index: int, now: datetime | None = Non
     if first <= earliest and _widens(metric):
         return timeframes.Window(start=timeframes.earliest_start(earliest, zone), end=window.end, tz=zone)
     return window
-
-
-# ---------------------------------------------------------------- fetching
-
-
-@dataclass
-class Fetched:
-    data: Any = None
-    requests: int = 0
-    pages: int = 0
-    cap_hit: bool = False
-    size_bytes: int = 0
-    waited_s: float = 0.0
-    elapsed_ms: int = 0
-    statuses: list = field(default_factory=list)
-
-
-def fetch(
-    client: Client,
-    request_spec: dict,
-    window: timeframes.Window,
-    zone: str,
-    *,
-    limiter: ratelimit.ConnectionLimiter | None = None,
-    max_pages: int = pagination.MAX_PAGES,
-    on_page=None,
-    result: Fetched | None = None,
-    first_wait_s: float | None = None,
-) -> Fetched:
-    """Every page of the request for ``window``, merged; raises ConnectionProblem, PlaceholderError, PaginationError.
-
-    ``request_spec`` is a definition's ``request`` dict (method, endpoint, params, headers, body,
-    pagination). ``limiter`` is waited on before each request and told the flood-control headers
-    and 429s; with ``first_wait_s``, a first request that would wait longer for the budget raises
-    ``ratelimit.BudgetWait`` instead (later pages always wait: the pages fetched so far would be
-    lost). ``on_page(fetched)`` runs after each page (the sync's heartbeat). The wizard's
-    preview can call this too (with ``max_pages=PREVIEW_MAX_PAGES`` and no limiter); its byte
-    cap and truncated-body display are the only things it adds.
-    """
-    result = result or Fetched()
-    method = (request_spec.get("method") or "GET").upper()
-    endpoint, params, headers, body = rendered_request(request_spec, window, zone)
-    pager = pagination.Pager(request_spec.get("pagination"), endpoint, params, max_pages=max_pages)
-    page = pager.first()
-    while page is not None:
-        if limiter is not None:
-            deadline = time.monotonic() + first_wait_s if (first_wait_s is not None and not result.requests) else None
-            result.waited_s += limiter.acquire(deadline)
-        result.requests += 1
-        try:
-            response = client.request(method, page.endpoint, params=page.params, headers=headers, json_body=body)
-        except RateLimited as problem:
-            if limiter is not None:
-                limiter.block(problem)
-            raise
-        if limiter is not None:
-            limiter.observe(response)
-        result.elapsed_ms += response.elapsed_ms
-        result.size_bytes += response.size_bytes
-        page = pager.advance(response.data)
-        result.pages = pager.pages
-        if on_page is not None:
-            on_page(result)
-    result.cap_hit = pager.cap_hit
-    result.data = pager.merged()
-    return result
 
 
 # ---------------------------------------------------------------- evaluating and stamping
