@@ -142,7 +142,7 @@ def main():
     from builder.models import Metric
     from connections.models import Connection
     from syncs import dispatcher
-    from syncs.models import MetricSync
+    from syncs.models import SyncState
 
     client = redis.Redis.from_url(REDIS_URL)
     try:
@@ -158,19 +158,19 @@ def main():
             batch_size=2000,
         )
         due = timezone.now() - timezone.timedelta(minutes=1)
-        MetricSync.objects.bulk_create(
-            [MetricSync(metric=m, in_use=True, next_sync_at=due, definition_hash="x") for m in metrics],
+        SyncState.objects.bulk_create(
+            [SyncState(metric=m, in_use=True, next_sync_at=due, definition_hash="x") for m in metrics],
             batch_size=2000,
         )
         # A few that must not be claimed: paused, not in use, not due yet.
         extra = Metric.objects.bulk_create(
             [Metric(name=f"Other {i}", connection=connection, endpoint="deals", expression="1") for i in range(3)]
         )
-        MetricSync.objects.bulk_create(
+        SyncState.objects.bulk_create(
             [
-                MetricSync(metric=extra[0], in_use=True, status="paused", next_sync_at=due),
-                MetricSync(metric=extra[1], in_use=False, next_sync_at=due),
-                MetricSync(metric=extra[2], in_use=True, next_sync_at=timezone.now() + timezone.timedelta(hours=1)),
+                SyncState(metric=extra[0], in_use=True, status="paused", next_sync_at=due),
+                SyncState(metric=extra[1], in_use=False, next_sync_at=due),
+                SyncState(metric=extra[2], in_use=True, next_sync_at=timezone.now() + timezone.timedelta(hours=1)),
             ]
         )
         # Warm the broker connection and the ORM, as a running beat would be.
@@ -178,7 +178,7 @@ def main():
 
         with app.producer_or_acquire():
             pass
-        MetricSync.objects.filter(pk=0).exists()
+        SyncState.objects.filter(pk=0).exists()
         expected = sorted(m.pk for m in metrics)
 
         print(f"{args.rounds} dispatcher ticks…", file=sys.stderr)
@@ -202,9 +202,9 @@ def main():
                 first = {"claimed": len(claimed), "messages": client.llen(QUEUE), "enqueued": len(enqueued)}
                 first["duplicates"] = len(enqueued) - len(set(enqueued))
             client.delete(QUEUE)
-            state = MetricSync.objects.get(metric=metrics[0])
-            token, planned_at = state.claimed_by, state.claimed_at
-            MetricSync.objects.filter(metric__in=metrics).update(claimed_by="", claimed_at=None)
+            sync_state = SyncState.objects.get(metric=metrics[0])
+            token, planned_at = sync_state.claimed_by, sync_state.claimed_at
+            SyncState.objects.filter(metric__in=metrics).update(claimed_by="", claimed_at=None)
 
         metric_batches = dispatcher.batches(sorted((m.pk, connection.pk) for m in metrics))
         print(f"Publishing the tick's {len(metric_batches)} batches each way, {args.rounds} rounds…", file=sys.stderr)

@@ -122,7 +122,7 @@ def due_lead_metrics(server, count, *, window_days, rate_limit_per_minute=None):
     from builder.models import Metric
     from connections.models import Connection
     from sandbox import DEMO_ACCESS_KEY, DEMO_USERNAME
-    from syncs.models import MetricSync
+    from syncs.models import SyncState
 
     connection = Connection(
         name="Bench CRM",
@@ -150,8 +150,8 @@ def due_lead_metrics(server, count, *, window_days, rate_limit_per_minute=None):
         for i in range(count)
     ]
     due = timezone.now() - timezone.timedelta(minutes=1)
-    MetricSync.objects.bulk_create(
-        [MetricSync(metric=m, in_use=True, next_sync_at=due, definition_hash=m.definition_hash()) for m in metrics]
+    SyncState.objects.bulk_create(
+        [SyncState(metric=m, in_use=True, next_sync_at=due, definition_hash=m.definition_hash()) for m in metrics]
     )
     return metrics
 

@@ -1,10 +1,10 @@
 from django.contrib import admin
 
-from syncs.models import MetricSync, SyncRun, Use
+from syncs.models import SyncRun, SyncState, Use
 
 
-@admin.register(MetricSync)
-class MetricSyncAdmin(admin.ModelAdmin):
+@admin.register(SyncState)
+class SyncStateAdmin(admin.ModelAdmin):
     list_display = ("metric", "in_use", "status", "next_sync_at", "last_synced_at", "consecutive_failures")
     list_filter = ("in_use", "status")
     search_fields = ("metric__name",)

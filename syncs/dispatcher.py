@@ -1,7 +1,7 @@
 """Claim the metrics that are due and enqueue their syncs after commit, in batches per connection.
 
 One beat entry runs ``dispatch`` each minute. A claim writes the batch token into
-``MetricSync.claimed_by`` with a conditional UPDATE (``claimed_by = ''``), so two dispatchers
+``SyncState.claimed_by`` with a conditional UPDATE (``claimed_by = ''``), so two dispatchers
 running at once never claim the same metric: on PostgreSQL the UPDATE picks the due rows with
 ``SELECT ... FOR UPDATE SKIP LOCKED`` (a second dispatcher skips them instead of waiting), on
 SQLite the UPDATE itself is atomic under the database's single writer.
@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from config.celery import app
 from syncs import services
-from syncs.models import MetricSync
+from syncs.models import SyncState
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ SYNC_BATCH = "syncs.sync_batch"
 
 
 def due(now):
-    return MetricSync.objects.filter(in_use=True, status=MetricSync.Status.ACTIVE, claimed_by="", next_sync_at__lte=now)
+    return SyncState.objects.filter(in_use=True, status=SyncState.Status.ACTIVE, claimed_by="", next_sync_at__lte=now)
 
 
 def dispatch(now=None, limit: int | None = None) -> list[int]:
@@ -44,9 +44,9 @@ def dispatch(now=None, limit: int | None = None) -> list[int]:
         # fetched first: PostgreSQL may run a LIMIT subquery more than once within an UPDATE,
         # each run free to pick other rows among those due at the same instant.
         pks = list(candidates.values_list("pk", flat=True)[:limit]) if limit else candidates.values("pk")
-        claimed = MetricSync.objects.filter(pk__in=pks, claimed_by="")
+        claimed = SyncState.objects.filter(pk__in=pks, claimed_by="")
         claimed.update(claimed_by=token, claimed_at=now, heartbeat_at=None)
-        ours = MetricSync.objects.filter(claimed_by=token).order_by("metric__connection_id", "metric_id")
+        ours = SyncState.objects.filter(claimed_by=token).order_by("metric__connection_id", "metric_id")
         claimed_rows = list(ours.values_list("metric_id", "metric__connection_id"))
         metric_ids = [metric_id for metric_id, _ in claimed_rows]
         if metric_ids:

@@ -37,7 +37,7 @@ from connections.client import Client
 from connections.errors import ConnectionProblem, NotJSON, Timeout, Unreachable
 from syncs import storage
 from syncs.errors import DefinitionChanged, LeaseLost
-from syncs.models import MetricSync, SyncRun
+from syncs.models import SyncRun, SyncState
 
 logger = logging.getLogger(__name__)
 
@@ -282,7 +282,7 @@ class Heartbeat:
             SyncRun.objects.filter(pk=self.run_id).update(requests=fetched.requests, pages=fetched.pages)
         if not self.token:
             return
-        ours = MetricSync.objects.filter(claimed_by=self.token)
+        ours = SyncState.objects.filter(claimed_by=self.token)
         beaten = ours.filter(metric_id__in=[self.metric_id, *self.waiting]).update(heartbeat_at=timezone.now())
         if beaten <= len(self.waiting) and not ours.filter(metric_id=self.metric_id).exists():
             raise LeaseLost("Another worker took this metric over.")

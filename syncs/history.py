@@ -5,7 +5,7 @@
 
 Only metrics whose dates come from the response (``date_mode`` "field") have a history; for the
 others ``start`` is None (nothing to judge). The history starts where the earliest window stored
-since the data were last dropped starts (``MetricSync.history_start``, kept by ``syncs.storage``
+since the data were last dropped starts (``SyncState.history_start``, kept by ``syncs.storage``
 in the transaction that stores the window, reset when an edited definition drops the data).
 """
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from builder.models import DateMode
-from syncs.models import MetricSync
+from syncs.models import SyncState
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,8 @@ def of(metrics) -> dict:
     if not ids:
         return histories
     fields = ("metric_id", "history_start", "backfill_done_windows", "backfill_total_windows", "in_use", "status")
-    for state in MetricSync.objects.filter(metric_id__in=ids).only(*fields):
-        running = state.in_use and state.backfill_running and not state.is_paused
-        done, total = state.backfill_done_windows, state.backfill_total_windows
-        histories[state.metric_id] = History(state.history_start, done, total, running)
+    for sync_state in SyncState.objects.filter(metric_id__in=ids).only(*fields):
+        running = sync_state.in_use and sync_state.backfill_running and not sync_state.is_paused
+        done, total = sync_state.backfill_done_windows, sync_state.backfill_total_windows
+        histories[sync_state.metric_id] = History(sync_state.history_start, done, total, running)
     return histories

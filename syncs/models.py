@@ -10,7 +10,7 @@ The data of a metric are its ``Datapoint`` rows, whatever its date mode:
   current value is ``Datapoint.objects.filter(metric=m)``, and the dashboards read every mode
   with the same queries.
 
-``MetricSync`` is the metric's sync state (one per metric, created on first use), ``Use`` says
+``SyncState`` is the metric's sync state (one per metric, created on first use), ``Use`` says
 where a metric is used (a metric syncs only while it has one), ``SyncRun`` is the record each
 sync leaves; the ``notifications`` app tells a metric's owner when its syncs stopped.
 """
@@ -39,7 +39,7 @@ class Datapoint(models.Model):
         return f"{self.metric_id} @ {self.timestamp:%Y-%m-%d %H:%M} = {self.value}"
 
 
-class MetricSync(models.Model):
+class SyncState(models.Model):
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
         PAUSED = "paused", "Paused"
@@ -50,7 +50,7 @@ class MetricSync(models.Model):
         CONNECTION = "connection", "Its connection"
         USER = "user", "A person"
 
-    metric = models.OneToOneField("builder.Metric", on_delete=models.CASCADE, related_name="sync")
+    metric = models.OneToOneField("builder.Metric", on_delete=models.CASCADE, related_name="sync_state")
     in_use = models.BooleanField(default=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     paused_reason = models.TextField(blank=True)  # in plain words, shown on the metric page
@@ -84,7 +84,7 @@ class MetricSync(models.Model):
     class Meta:
         indexes = [
             # The dispatcher's "due now": in use, active, free, next_sync_at <= now.
-            models.Index(fields=["next_sync_at"], name="metricsync_due", condition=models.Q(in_use=True)),
+            models.Index(fields=["next_sync_at"], name="syncstate_due", condition=models.Q(in_use=True)),
         ]
 
     def __str__(self):

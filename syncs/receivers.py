@@ -13,7 +13,7 @@ from builder.signals import metric_saved
 from config.pool import pool_process_lost
 from connections.signals import connection_deleting, connection_tested
 from syncs import services, uses
-from syncs.models import Datapoint, MetricSync
+from syncs.models import Datapoint, SyncState
 
 logger = logging.getLogger(__name__)
 
@@ -39,21 +39,21 @@ def resync_on_definition_change(sender, instance, created, raw=False, **kwargs):
         return
     new_hash = instance.definition_hash()
     with transaction.atomic():
-        state = MetricSync.objects.select_for_update().filter(metric=instance).first()
-        if state is None or not state.definition_hash or state.definition_hash == new_hash:
+        sync_state = SyncState.objects.select_for_update().filter(metric=instance).first()
+        if sync_state is None or not sync_state.definition_hash or sync_state.definition_hash == new_hash:
             return
         Datapoint.objects.filter(metric=instance).delete()
-        state.definition_hash = new_hash
-        state.consecutive_failures = 0
-        state.last_synced_at = None
-        state.history_start = None  # the data are gone: the history starts again with the next sync
+        sync_state.definition_hash = new_hash
+        sync_state.consecutive_failures = 0
+        sync_state.last_synced_at = None
+        sync_state.history_start = None  # the data are gone: the history starts again with the next sync
         update = ["definition_hash", "consecutive_failures", "last_synced_at", "history_start", "updated_at"]
-        if state.in_use:
-            state.next_sync_at = timezone.now()
+        if sync_state.in_use:
+            sync_state.next_sync_at = timezone.now()
             update.append("next_sync_at")
-        state.save(update_fields=update)
-        if state.in_use:
-            uses.start_backfill(instance, state)
+        sync_state.save(update_fields=update)
+        if sync_state.in_use:
+            uses.start_backfill(instance, sync_state)
 
 
 @receiver(metric_saved, dispatch_uid="syncs.screen_use_on_wizard_save")
@@ -76,7 +76,7 @@ def release_lease_of_lost_process(sender, task_id, args, kwargs, **extra):
     ids, token = args[0], args[1]
     ids = list(ids) if _LEASED_TASKS[sender] else [ids]
     try:
-        freed = MetricSync.objects.filter(metric_id__in=ids, claimed_by=token).update(
+        freed = SyncState.objects.filter(metric_id__in=ids, claimed_by=token).update(
             claimed_by="", claimed_at=None, heartbeat_at=None
         )
         logger.warning("A pool process died running %s[%s]: %d lease(s) given back", sender, task_id, freed)

@@ -46,7 +46,7 @@ from connections.errors import RateLimited
 from syncs import engine, services, storage
 from syncs.engine import SyncFailed
 from syncs.errors import LeaseLost
-from syncs.models import MetricSync, SyncRun
+from syncs.models import SyncRun, SyncState
 
 logger = logging.getLogger(__name__)
 
@@ -99,8 +99,8 @@ def backoff(attempt: int, problem=None) -> float:
     return min(settings.SYNC_RETRY_MAX_SECONDS, base) * random.uniform(0.5, 1.5)
 
 
-# The sync state (``metric.sync``) comes in the same query, a LEFT JOIN: one round trip less.
-RELATED = ("connection", "owner", "owner__profile", "sync")
+# The sync state (``metric.sync_state``) comes in the same query, a LEFT JOIN: one round trip less.
+RELATED = ("connection", "owner", "owner__profile", "sync_state")
 
 
 def _planned(planned_at):
@@ -180,10 +180,10 @@ def _claim(metrics, token, job, outcomes) -> list[storage.Write]:
         earlier = _earlier_runs([metric.pk for metric in metrics], token)
         wanted, idle = [], []
         for metric in metrics:
-            state = getattr(metric, "sync", None) or services.state_for(metric)  # None: it has none yet
+            sync_state = getattr(metric, "sync_state", None) or services.sync_state_for(metric)  # None: it has none yet
             if token and _handled(earlier[metric.pk], job.attempt):
                 outcomes[metric.pk] = Outcome(Status.SKIPPED)  # this very message was already handled
-            elif not _wanted(job.kind, state):
+            elif not _wanted(job.kind, sync_state):
                 outcomes[metric.pk] = Outcome(Status.SKIPPED)
                 if job.kind == SyncRun.Kind.SCHEDULED:
                     idle.append(metric.pk)  # the dispatcher's claim goes back
@@ -224,14 +224,14 @@ def _left_running(earlier) -> bool:
     return any(status == SyncRun.Status.RUNNING for _, status in earlier)
 
 
-def _wanted(kind, state) -> bool:
+def _wanted(kind, sync_state) -> bool:
     """Whether a sync of this kind is still wanted: Sync now always; a scheduled sync while the
     metric is in use and not paused; a backfill step while its backfill runs, too."""
     if kind == SyncRun.Kind.MANUAL:
         return True
-    if not state.in_use or state.is_paused:
+    if not sync_state.in_use or sync_state.is_paused:
         return False
-    return kind != SyncRun.Kind.BACKFILL or state.backfill_running
+    return kind != SyncRun.Kind.BACKFILL or sync_state.backfill_running
 
 
 def _busy(metric, token, job) -> Outcome:
@@ -239,7 +239,7 @@ def _busy(metric, token, job) -> Outcome:
     ours would be), as does a live duplicate of our own claim; any other sync comes back soon."""
     if job.kind == SyncRun.Kind.SCHEDULED:
         return Outcome(Status.BUSY)
-    holder = MetricSync.objects.filter(metric=metric).values_list("claimed_by", flat=True).first()
+    holder = SyncState.objects.filter(metric=metric).values_list("claimed_by", flat=True).first()
     if holder == token:
         return Outcome(Status.BUSY)
     return Outcome(Status.BUSY, retry_in=BUSY_RETRY_S)
@@ -263,7 +263,7 @@ def _write(metric, token, job) -> storage.Write:
     elif job.kind == SyncRun.Kind.BACKFILL:
         # Read under the lease: the step the state expects now (the previous one may just have ended).
         anchor, backfill_index = (
-            MetricSync.objects.filter(metric=metric).values_list("backfill_anchor", "backfill_done_windows").get()
+            SyncState.objects.filter(metric=metric).values_list("backfill_anchor", "backfill_done_windows").get()
         )
         window = engine.backfill_window(metric, anchor, backfill_index)
     else:
@@ -361,15 +361,15 @@ def _failure_outcome(metric, token, job, failure, next_sync_at) -> Outcome:
 
 
 def _backfill_continues(metric) -> bool:
-    state = MetricSync.objects.get(metric=metric)
-    return state.in_use and state.backfill_running and not state.is_paused
+    sync_state = SyncState.objects.get(metric=metric)
+    return sync_state.in_use and sync_state.backfill_running and not sync_state.is_paused
 
 
 def current_window_first(metric_id) -> bool:
     """Should the backfill's next step sync the rolling window first? Yes before its first window
     while the rolling window is due (as ``uses.activate`` and an edited definition leave it): the
     newest data are stored before the history, so a new metric's current number is right at once."""
-    state = MetricSync.objects.filter(metric_id=metric_id).first()
-    if state is None or not state.in_use or state.is_paused or state.backfill_done_windows:
+    sync_state = SyncState.objects.filter(metric_id=metric_id).first()
+    if sync_state is None or not sync_state.in_use or sync_state.is_paused or sync_state.backfill_done_windows:
         return False
-    return state.next_sync_at is not None and state.next_sync_at <= timezone.now()
+    return sync_state.next_sync_at is not None and sync_state.next_sync_at <= timezone.now()

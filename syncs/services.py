@@ -1,6 +1,6 @@
 """The metric's sync state: the lease, pausing and resuming (its owner told), the reaper.
 
-The lease (``MetricSync.claimed_by``) makes sure a metric is never synced by two workers at
+The lease (``SyncState.claimed_by``) makes sure a metric is never synced by two workers at
 once. ``claimed_by`` holds the token of the claim: the dispatcher's batch token, or a fresh one
 for Sync now, a backfill step or the command line. A holder may be:
 
@@ -28,22 +28,22 @@ from django.utils import timezone
 
 from builder.models import Metric
 from notifications.models import notify
-from syncs.models import MetricSync, SyncRun
+from syncs.models import SyncRun, SyncState
 from syncs.signals import metric_paused
 
 logger = logging.getLogger(__name__)
 
-Status = MetricSync.Status
-PausedBy = MetricSync.PausedBy
+Status = SyncState.Status
+PausedBy = SyncState.PausedBy
 
 
 def new_token(prefix=""):
     return f"{prefix}{uuid.uuid4().hex}"[:64]
 
 
-def state_for(metric) -> MetricSync:
-    state, _ = MetricSync.objects.get_or_create(metric=metric)
-    return state
+def sync_state_for(metric) -> SyncState:
+    sync_state, _ = SyncState.objects.get_or_create(metric=metric)
+    return sync_state
 
 
 def _dead(now):
@@ -62,18 +62,18 @@ def acquire_many(metric_ids, token) -> set:
     now = timezone.now()
     free = Q(claimed_by="")
     redelivered = Q(claimed_by=token) & (Q(heartbeat_at__isnull=True) | _dead(now))
-    taken = MetricSync.objects.filter(metric_id__in=metric_ids).filter(free | redelivered | _dead(now))
+    taken = SyncState.objects.filter(metric_id__in=metric_ids).filter(free | redelivered | _dead(now))
     count = taken.update(claimed_by=token, claimed_at=now, heartbeat_at=now)
     if count == len(metric_ids):
         return set(metric_ids)
     # Only some: the ones just stamped with this token and this very moment.
-    ours = MetricSync.objects.filter(metric_id__in=metric_ids, claimed_by=token, heartbeat_at=now)
+    ours = SyncState.objects.filter(metric_id__in=metric_ids, claimed_by=token, heartbeat_at=now)
     return set(ours.values_list("metric_id", flat=True)) if count else set()
 
 
 def hold_for_retry(metric_ids, token):
     """Keep the leases while a retry waits its countdown: queued again, no longer running."""
-    MetricSync.objects.filter(metric_id__in=metric_ids, claimed_by=token).update(
+    SyncState.objects.filter(metric_id__in=metric_ids, claimed_by=token).update(
         claimed_at=timezone.now(), heartbeat_at=None
     )
 
@@ -83,16 +83,18 @@ def release(metric_ids, token, next_sync_at=None):
     changes = {"claimed_by": "", "claimed_at": None, "heartbeat_at": None}
     if next_sync_at is not None:
         changes["next_sync_at"] = next_sync_at
-    return MetricSync.objects.filter(metric_id__in=metric_ids, claimed_by=token).update(**changes)
+    return SyncState.objects.filter(metric_id__in=metric_ids, claimed_by=token).update(**changes)
 
 
-def holder_alive(state, now=None) -> bool:
-    if not state.claimed_by:
+def holder_alive(sync_state, now=None) -> bool:
+    if not sync_state.claimed_by:
         return False
     now = now or timezone.now()
-    if state.heartbeat_at is not None:
-        return state.heartbeat_at >= now - timedelta(seconds=settings.SYNC_STALE_SECONDS)
-    return state.claimed_at is not None and state.claimed_at >= now - timedelta(seconds=settings.SYNC_CLAIM_TTL_SECONDS)
+    if sync_state.heartbeat_at is not None:
+        return sync_state.heartbeat_at >= now - timedelta(seconds=settings.SYNC_STALE_SECONDS)
+    return sync_state.claimed_at is not None and sync_state.claimed_at >= now - timedelta(
+        seconds=settings.SYNC_CLAIM_TTL_SECONDS
+    )
 
 
 def interval(metric) -> timedelta:
@@ -104,7 +106,7 @@ def interval(metric) -> timedelta:
 
 def pause(metric, reason, paused_by=PausedBy.USER, tell_owner=False):
     updated = (
-        MetricSync.objects.filter(metric=metric)
+        SyncState.objects.filter(metric=metric)
         .exclude(status=Status.PAUSED)
         .update(status=Status.PAUSED, paused_reason=reason, paused_by=paused_by, updated_at=timezone.now())
     )
@@ -112,14 +114,14 @@ def pause(metric, reason, paused_by=PausedBy.USER, tell_owner=False):
         logger.info("Paused syncs of %r: %s", metric.name, reason)
         if tell_owner:
             notify(metric.owner, f"Syncs of the metric “{metric.name}” are paused: {reason}", _metric_url(metric))
-        transaction.on_commit(lambda: metric_paused.send(sender=MetricSync, metric=metric, reason=reason))
+        transaction.on_commit(lambda: metric_paused.send(sender=SyncState, metric=metric, reason=reason))
     return bool(updated)
 
 
 def resume(metric):
     """Active again, due now, failures forgotten."""
     now = timezone.now()
-    return MetricSync.objects.filter(metric=metric).update(
+    return SyncState.objects.filter(metric=metric).update(
         status=Status.ACTIVE,
         paused_reason="",
         paused_by="",
@@ -132,7 +134,7 @@ def resume(metric):
 def pause_connection_metrics(connection, reason):
     count = 0
     for metric in Metric.objects.filter(connection=connection).select_related("owner"):
-        MetricSync.objects.get_or_create(metric=metric)
+        SyncState.objects.get_or_create(metric=metric)
         count += pause(metric, reason, PausedBy.CONNECTION, tell_owner=True)
     return count
 
@@ -140,20 +142,20 @@ def pause_connection_metrics(connection, reason):
 def resume_connection_metrics(connection):
     ids = Metric.objects.filter(connection=connection).values_list("pk", flat=True)
     now = timezone.now()
-    return MetricSync.objects.filter(metric_id__in=ids, status=Status.PAUSED, paused_by=PausedBy.CONNECTION).update(
+    return SyncState.objects.filter(metric_id__in=ids, status=Status.PAUSED, paused_by=PausedBy.CONNECTION).update(
         status=Status.ACTIVE, paused_reason="", paused_by="", consecutive_failures=0, next_sync_at=now, updated_at=now
     )
 
 
 def record_failure(metric, run) -> bool:
     """A sync failed for good (retries spent, or a permanent problem); True when the metric paused."""
-    state = MetricSync.objects.get(metric=metric)
-    state.consecutive_failures += 1
-    state.last_error = run.error
-    state.save(update_fields=["consecutive_failures", "last_error", "updated_at"])
+    sync_state = SyncState.objects.get(metric=metric)
+    sync_state.consecutive_failures += 1
+    sync_state.last_error = run.error
+    sync_state.save(update_fields=["consecutive_failures", "last_error", "updated_at"])
     limit = settings.SYNC_MAX_FAILURES
-    if state.consecutive_failures >= limit:
-        reason = f"its last {state.consecutive_failures} syncs failed. The last error: {run.error}"
+    if sync_state.consecutive_failures >= limit:
+        reason = f"its last {sync_state.consecutive_failures} syncs failed. The last error: {run.error}"
         return pause(metric, reason, PausedBy.FAILURES, tell_owner=True)
     return False
 
@@ -181,14 +183,14 @@ def reap(now=None) -> dict:
     stale = now - timedelta(seconds=settings.SYNC_STALE_SECONDS)
     closed = 0
     for run in SyncRun.objects.filter(status=SyncRun.Status.RUNNING, started_at__lt=stale).select_related("metric"):
-        state = MetricSync.objects.filter(metric_id=run.metric_id).first()
-        if state is not None and state.claimed_by == run.token and holder_alive(state, now):
+        sync_state = SyncState.objects.filter(metric_id=run.metric_id).first()
+        if sync_state is not None and sync_state.claimed_by == run.token and holder_alive(sync_state, now):
             continue
         closed += SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING).update(
             status=SyncRun.Status.FAILED, finished_at=now, error=STUCK_MESSAGE, error_kind="worker_lost"
         )
     freed = (
-        MetricSync.objects.exclude(claimed_by="")
+        SyncState.objects.exclude(claimed_by="")
         .filter(_dead(now))
         .update(claimed_by="", claimed_at=None, heartbeat_at=None, next_sync_at=now)
     )
@@ -207,17 +209,17 @@ def _restart_stalled_backfills(now):
     """
     quiet_since = now - timedelta(seconds=2 * settings.SYNC_STALE_SECONDS)
     stalled = []
-    candidates = MetricSync.objects.filter(
+    candidates = SyncState.objects.filter(
         in_use=True, status=Status.ACTIVE, claimed_by="", updated_at__lt=quiet_since
     ).exclude(backfill_total_windows=0)
-    for state in candidates:
-        if not state.backfill_running:
+    for sync_state in candidates:
+        if not sync_state.backfill_running:
             continue
         recent = SyncRun.objects.filter(
-            metric_id=state.metric_id, kind=SyncRun.Kind.BACKFILL, started_at__gte=quiet_since
+            metric_id=sync_state.metric_id, kind=SyncRun.Kind.BACKFILL, started_at__gte=quiet_since
         )
         if not recent.exists():
-            stalled.append(state.metric_id)
+            stalled.append(sync_state.metric_id)
     for metric_id in stalled:
         transaction.on_commit(lambda pk=metric_id: signature(BACKFILL_TASK, args=(pk,)).delay())
     return len(stalled)

@@ -40,7 +40,7 @@ from django.utils import timezone
 from builder import dates, timeframes
 from builder.models import DateKind, DateMode
 from syncs.errors import DefinitionChanged, LeaseLost
-from syncs.models import Datapoint, MetricSync, SyncRun
+from syncs.models import Datapoint, SyncRun, SyncState
 from syncs.signals import sync_finished
 
 CAP_WARNING = (
@@ -224,19 +224,19 @@ def _refuse_stale(writes, token):
     no definition hash yet gets the one its sync ran with.
     """
     locked = (
-        MetricSync.objects.select_for_update()
+        SyncState.objects.select_for_update()
         .filter(metric_id__in=[write.metric.pk for write in writes])
         .order_by("metric_id")  # every transaction locks in the same order
         .values_list("metric_id", "claimed_by", "definition_hash")
     )
-    states = {metric_id: (claimed_by, definition_hash) for metric_id, claimed_by, definition_hash in locked}
+    sync_states = {metric_id: (claimed_by, definition_hash) for metric_id, claimed_by, definition_hash in locked}
     stored, first_hashes = [], {}
     for write in writes:
         pk = write.metric.pk
-        if pk not in states:  # a metric synced before it had a state (the sync_metric command)
-            MetricSync.objects.get_or_create(metric_id=pk)
-            states[pk] = ("", "")
-        claimed_by, definition_hash = states[pk]
+        if pk not in sync_states:  # a metric synced before it had a state (the sync_metric command)
+            SyncState.objects.get_or_create(metric_id=pk)
+            sync_states[pk] = ("", "")
+        claimed_by, definition_hash = sync_states[pk]
         if token and claimed_by != token:
             write.error, write.written = LeaseLost("Another worker holds this metric now."), 0
         elif write.expected_hash and definition_hash not in ("", write.expected_hash):
@@ -261,17 +261,17 @@ def _update_states(stored, first_hashes, token, release, now):
         if backfill_index is not None:
             # One step further only if this is the step the state expects (not a repeated one).
             step = When(backfill_done_windows=backfill_index, then=Value(backfill_index + 1))
-            field = MetricSync._meta.get_field("backfill_done_windows")
+            field = SyncState._meta.get_field("backfill_done_windows")
             changes["backfill_done_windows"] = Case(step, default=F("backfill_done_windows"), output_field=field)
         if release and token:
             changes.update(claimed_by="", claimed_at=None, heartbeat_at=None)
             if next_sync_at is not None:
                 changes["next_sync_at"] = next_sync_at
-        MetricSync.objects.filter(metric_id__in=ids).update(**changes)
+        SyncState.objects.filter(metric_id__in=ids).update(**changes)
 
 
 def _extend_history(stored):
-    """``MetricSync.history_start``: the synced history now reaches back to the earliest window
+    """``SyncState.history_start``: the synced history now reaches back to the earliest window
     stored (one UPDATE per distinct window start; a rolling window changes nothing after the first)."""
     groups = defaultdict(list)
     for write in stored:
@@ -279,7 +279,7 @@ def _extend_history(stored):
             groups[write.window.start].append(write.metric.pk)
     for start, ids in groups.items():
         later = Q(history_start__isnull=True) | Q(history_start__gt=start)
-        MetricSync.objects.filter(later, metric_id__in=ids).update(history_start=start)
+        SyncState.objects.filter(later, metric_id__in=ids).update(history_start=start)
 
 
 def _replaced(stored) -> Q:

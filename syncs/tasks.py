@@ -83,7 +83,7 @@ def start_or_continue_backfill(metric_id):
 
 def sync_now(metric) -> str:
     """Queue a Sync now of the rolling window; the token of its run (the view polls for it)."""
-    services.state_for(metric)
+    services.sync_state_for(metric)
     token = services.new_token("now-")
     pk = metric.pk
     transaction.on_commit(lambda: sync_metric.delay(pk, token, kind=SyncRun.Kind.MANUAL))

@@ -18,16 +18,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from syncs import engine, tasks
-from syncs.models import MetricSync, Use
+from syncs.models import SyncState, Use
 
 
 def add_use(metric, kind, ref="") -> Use:
     kind = Use.Kind(kind)
     with transaction.atomic():
         use, _ = Use.objects.get_or_create(metric=metric, kind=kind, ref=str(ref or ""))
-        state, _ = MetricSync.objects.select_for_update().get_or_create(metric=metric)
-        if not state.in_use:
-            activate(metric, state)
+        sync_state, _ = SyncState.objects.select_for_update().get_or_create(metric=metric)
+        if not sync_state.in_use:
+            activate(metric, sync_state)
     return use
 
 
@@ -37,33 +37,33 @@ def remove_use(metric, kind, ref="") -> bool:
         Use.objects.filter(metric=metric, kind=Use.Kind(kind), ref=str(ref or "")).delete()
         if Use.objects.filter(metric=metric).exists():
             return False
-        state = MetricSync.objects.select_for_update().filter(metric=metric).first()
-        if state is None or not state.in_use:
+        sync_state = SyncState.objects.select_for_update().filter(metric=metric).first()
+        if sync_state is None or not sync_state.in_use:
             return False
-        state.in_use = False
-        state.next_sync_at = None
-        state.backfill_total_windows = state.backfill_done_windows  # the backfill stops where it is
-        state.save(update_fields=["in_use", "next_sync_at", "backfill_total_windows", "updated_at"])
+        sync_state.in_use = False
+        sync_state.next_sync_at = None
+        sync_state.backfill_total_windows = sync_state.backfill_done_windows  # the backfill stops where it is
+        sync_state.save(update_fields=["in_use", "next_sync_at", "backfill_total_windows", "updated_at"])
         return True
 
 
-def activate(metric, state: MetricSync):
+def activate(metric, sync_state: SyncState):
     """In use from now: due at once, history backfilled."""
     now = timezone.now()
-    state.in_use = True
-    state.next_sync_at = now
-    if not state.definition_hash:
-        state.definition_hash = metric.definition_hash()
-    state.save(update_fields=["in_use", "next_sync_at", "definition_hash", "updated_at"])
-    start_backfill(metric, state, now)
+    sync_state.in_use = True
+    sync_state.next_sync_at = now
+    if not sync_state.definition_hash:
+        sync_state.definition_hash = metric.definition_hash()
+    sync_state.save(update_fields=["in_use", "next_sync_at", "definition_hash", "updated_at"])
+    start_backfill(metric, sync_state, now)
 
 
-def start_backfill(metric, state: MetricSync, now=None):
+def start_backfill(metric, sync_state: SyncState, now=None):
     """Plan the backfill windows and queue its first step after commit."""
     anchor, total = engine.backfill_plan(metric, now)
-    state.backfill_anchor = anchor
-    state.backfill_done_windows = 0
-    state.backfill_total_windows = total
-    state.save(update_fields=["backfill_anchor", "backfill_done_windows", "backfill_total_windows", "updated_at"])
+    sync_state.backfill_anchor = anchor
+    sync_state.backfill_done_windows = 0
+    sync_state.backfill_total_windows = total
+    sync_state.save(update_fields=["backfill_anchor", "backfill_done_windows", "backfill_total_windows", "updated_at"])
     if total:
         tasks.start_or_continue_backfill(metric.pk)

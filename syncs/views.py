@@ -24,11 +24,11 @@ def _metric_or_404(uuid):
 
 
 def _panel_context(metric, token=""):
-    state = services.state_for(metric)
+    sync_state = services.sync_state_for(metric)
     runs = list(SyncRun.objects.filter(metric=metric).order_by("-started_at", "-pk")[:RUNS_SHOWN])
     return {
         "metric": metric,
-        "state": state,
+        "sync_state": sync_state,
         "runs": runs,
         "on_screen": Use.objects.filter(metric=metric, kind=Use.Kind.SCREEN, ref="").exists(),
         "uses": _labelled(list(Use.objects.filter(metric=metric).order_by("kind", "ref"))),
@@ -94,7 +94,7 @@ def resume(request, uuid):
 @member_required
 def pause(request, uuid):
     metric = _metric_or_404(uuid)
-    services.state_for(metric)
+    services.sync_state_for(metric)
     services.pause(metric, f"{request.user.get_username()} paused it.", services.PausedBy.USER)
     return _answer_post(request, metric)
 
@@ -115,9 +115,9 @@ def progress(request, uuid, token):
 def backfill(request, uuid):
     """The backfill progress bar: polls while the backfill runs, then stops with 286."""
     metric = _metric_or_404(uuid)
-    state = services.state_for(metric)
-    status = 200 if (state.in_use and state.backfill_running and not state.is_paused) else STOP_POLLING
-    return render(request, "syncs/panel.html#backfill", {"metric": metric, "state": state}, status=status)
+    sync_state = services.sync_state_for(metric)
+    status = 200 if (sync_state.in_use and sync_state.backfill_running and not sync_state.is_paused) else STOP_POLLING
+    return render(request, "syncs/panel.html#backfill", {"metric": metric, "sync_state": sync_state}, status=status)
 
 
 def _answer_post(request, metric, token=""):

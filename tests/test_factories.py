@@ -6,7 +6,7 @@ from django.contrib.auth.hashers import identify_hasher
 from accounts.roles import is_admin
 from builder import definitions
 from conftest import PASSWORD
-from syncs.models import MetricSync, Use
+from syncs.models import SyncState, Use
 from tests.connections.factories import vtiger_connection
 from tests.factories import DatapointFactory, MetricFactory, SyncRunFactory, UserFactory, datapoints
 
@@ -40,8 +40,8 @@ def test_a_current_metric_has_no_connection_or_owner_and_is_valid_once_given_one
 def test_used_on_goes_through_add_use():
     metric = MetricFactory(used_on="screen")
     assert Use.objects.filter(metric=metric, kind="screen", ref="").exists()
-    state = MetricSync.objects.get(metric=metric)
-    assert state.in_use and state.backfill_total_windows > 0
+    sync_state = SyncState.objects.get(metric=metric)
+    assert sync_state.in_use and sync_state.backfill_total_windows > 0
     MetricFactory(used_on=("databoard", 7), current=True)
     assert Use.objects.filter(kind="databoard", ref="7").count() == 1
 

@@ -30,7 +30,7 @@ def _changeable_databoard(request, uuid):
 
 def _tile_summaries(databoard, tz):
     """(tile, summary) pairs in databoard order; tiles sharing a date range are read together."""
-    tiles = list(databoard.tiles.select_related("metric", "metric__sync"))
+    tiles = list(databoard.tiles.select_related("metric", "metric__sync_state"))
     summaries = {}
     for date_range in {tile.date_range for tile in tiles}:
         same_range = [tile for tile in tiles if tile.date_range == date_range]

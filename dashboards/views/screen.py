@@ -31,7 +31,9 @@ def metrics_screen(request):
     form, current = _range(request)
     # One screen use per metric (Use is unique per metric, kind and ref), so no DISTINCT;
     # the tile shows the sync state (paused or not), nothing of the connection.
-    on_screen = Metric.objects.filter(uses__kind=Use.Kind.SCREEN, uses__ref="").select_related("sync").order_by("name")
+    on_screen = (
+        Metric.objects.filter(uses__kind=Use.Kind.SCREEN, uses__ref="").select_related("sync_state").order_by("name")
+    )
     summaries = reading.summarise_many(on_screen, current)
     # Only the empty state needs to know whether any metric exists at all.
     has_metrics = bool(summaries) or Metric.objects.exists()

@@ -9,13 +9,13 @@ from playwright.sync_api import expect
 from builder import timeframes
 from builder.models import Metric
 from dashboards.models import Alert, Databoard, Goal
-from syncs.models import Datapoint, MetricSync
+from syncs.models import Datapoint, SyncState
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def _in_use(metric) -> bool:
-    return MetricSync.objects.filter(metric=metric, in_use=True).exists()
+    return SyncState.objects.filter(metric=metric, in_use=True).exists()
 
 
 def _metric(name, trend="up"):

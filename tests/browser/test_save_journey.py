@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from builder.models import Draft, Metric
 from builder.wizard_drafts import _definition_of
-from syncs.models import MetricSync, Use
+from syncs.models import SyncState, Use
 from tests.connections.factories import vtiger_connection
 from tests.factories import MetricFactory
 
@@ -45,7 +45,7 @@ def test_save_confirms_and_the_metric_is_on_the_metrics_screen_syncing(page, log
     panel = page.locator("#sync-panel")
     expect(panel.get_by_role("button", name="Remove from Metrics screen")).to_be_visible()
     expect(panel.get_by_role("link", name="Metrics screen")).to_be_visible()
-    assert MetricSync.objects.get(metric=metric).in_use
+    assert SyncState.objects.get(metric=metric).in_use
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Metrics", exact=True).click()
     expect(page.locator(f'[data-metric="{metric.uuid}"]')).to_contain_text("Open leads")

@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from builder.models import ClosedDraft, Draft, Metric
 from builder.wizard_drafts import _definition_of, draft_for_metric
-from syncs.models import MetricSync, Use
+from syncs.models import SyncState, Use
 from tests.factories import MetricFactory
 
 pytestmark = pytest.mark.django_db
@@ -74,9 +74,9 @@ def test_save_confirms_and_puts_the_new_metric_on_the_metrics_screen_syncing(ana
     assert saved.status_code == 302 and saved["Location"] == reverse("builder:metric", args=[metric.uuid])
     assert _messages(saved) == ["Saved “New leads”. It is on the Metrics screen and its first sync is on its way."]
     assert Use.objects.filter(metric=metric, kind="screen", ref="").exists()
-    state = MetricSync.objects.get(metric=metric)
-    assert state.in_use and state.next_sync_at is not None, "due at once"
-    assert state.backfill_total_windows > 0, "its history is planned"
+    sync_state = SyncState.objects.get(metric=metric)
+    assert sync_state.in_use and sync_state.next_sync_at is not None, "due at once"
+    assert sync_state.backfill_total_windows > 0, "its history is planned"
     assert metric.name in _text(analyst_client.get(reverse("home")))
 
 
@@ -90,7 +90,7 @@ def test_unticked_the_metric_is_saved_not_syncing_and_says_how_to_start(analyst_
     saved = _save(analyst_client, new_draft, add_to_screen=["0"])
     metric = Metric.objects.get(name="New leads")
     assert not Use.objects.filter(metric=metric).exists()
-    assert not MetricSync.objects.filter(metric=metric, in_use=True).exists()
+    assert not SyncState.objects.filter(metric=metric, in_use=True).exists()
     assert _messages(saved) == [
         "Saved “New leads”. It is not syncing yet: add it to the Metrics screen or a databoard to start."
     ]

@@ -12,7 +12,7 @@ from dashboards.models import Alert, AlertEvent
 from dashboards.receivers import evaluate_alerts_after_sync
 from notifications.models import Notification
 from syncs import storage
-from syncs.models import MetricSync, SyncRun, Use
+from syncs.models import SyncRun, SyncState, Use
 from syncs.signals import sync_finished
 from tests.factories import MetricFactory, SyncRunFactory, UserFactory, point
 
@@ -281,10 +281,10 @@ def test_one_broken_alert_does_not_stop_the_others(metric, analyst_user, monkeyp
 def test_an_alert_puts_its_metric_in_use_and_deleting_it_frees_it(metric, analyst_user):
     alert = make_alert(metric, analyst_user)
     assert Use.objects.filter(metric=metric, kind="alert", ref=str(alert.pk)).exists()
-    assert MetricSync.objects.get(metric=metric).in_use
+    assert SyncState.objects.get(metric=metric).in_use
     alert.delete()
     assert not Use.objects.filter(metric=metric).exists()
-    assert not MetricSync.objects.get(metric=metric).in_use
+    assert not SyncState.objects.get(metric=metric).in_use
 
 
 # ---------------------------------------------------------------- pages

@@ -7,12 +7,12 @@ import time_machine
 from django.urls import reverse
 
 from dashboards.models import Databoard, Goal, Scorecard, Tile
-from syncs.models import MetricSync, Use
+from syncs.models import SyncState, Use
 from tests.factories import DatapointFactory, MetricFactory, datapoints
 
 
 def _in_use(metric) -> bool:
-    return MetricSync.objects.filter(metric=metric, in_use=True).exists()
+    return SyncState.objects.filter(metric=metric, in_use=True).exists()
 
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)

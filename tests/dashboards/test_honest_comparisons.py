@@ -14,7 +14,7 @@ from django.urls import reverse
 from dashboards import alerts, comparison, scorecards
 from dashboards.models import Alert, Databoard, Goal, Scorecard, Tile
 from syncs import engine, history, storage
-from syncs.models import MetricSync, SyncRun
+from syncs.models import SyncRun, SyncState
 from syncs.uses import add_use
 from tests.factories import MetricFactory
 
@@ -58,11 +58,11 @@ def synced(owner, name="Won amount", windows=None):
     owner.profile.save()
     metric = MetricFactory(name=name, owner=owner, aggregation="sum", window_days=7, history_days=28)
     add_use(metric, "screen")
-    state = MetricSync.objects.get(metric=metric)
-    assert state.backfill_total_windows == 3
+    sync_state = SyncState.objects.get(metric=metric)
+    assert sync_state.backfill_total_windows == 3
     _store(metric, engine.rolling_window(metric))
-    for index in range(state.backfill_total_windows if windows is None else windows):
-        _store(metric, engine.backfill_window(metric, state.backfill_anchor, index), backfill_index=index)
+    for index in range(sync_state.backfill_total_windows if windows is None else windows):
+        _store(metric, engine.backfill_window(metric, sync_state.backfill_anchor, index), backfill_index=index)
     return metric
 
 
@@ -80,12 +80,12 @@ def test_the_history_reaches_back_to_its_first_window(analyst_user):
 
 def test_the_history_starts_again_when_an_edited_definition_drops_the_data(analyst_user):
     metric = synced(analyst_user)
-    assert MetricSync.objects.get(metric=metric).history_start is not None
+    assert SyncState.objects.get(metric=metric).history_start is not None
     metric.expression = 'result.{"value": 2, "date": createdtime}'
     metric.save()  # the data are dropped and synced again
-    assert MetricSync.objects.get(metric=metric).history_start is None
+    assert SyncState.objects.get(metric=metric).history_start is None
     _store(metric, engine.rolling_window(metric))
-    assert MetricSync.objects.get(metric=metric).history_start == engine.rolling_window(metric).start
+    assert SyncState.objects.get(metric=metric).history_start == engine.rolling_window(metric).start
 
 
 def test_screen_says_no_comparable_data_when_the_previous_period_is_before_the_history(analyst_client, analyst_user):

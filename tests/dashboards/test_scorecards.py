@@ -11,7 +11,7 @@ from django.urls import reverse
 from dashboards import scorecards
 from dashboards.models import Scorecard
 from dashboards.tasks import send_scorecards
-from syncs.models import MetricSync, Use
+from syncs.models import SyncState, Use
 from tests.factories import MetricFactory, UserFactory, datapoints
 
 MONDAY = datetime(2026, 3, 16, 9, 0, tzinfo=UTC)  # last week: 9-15 March; the week before: 2-8 March
@@ -294,10 +294,10 @@ def test_scorecard_metrics_are_in_use_until_removed(analyst_user):
     assert set(Use.objects.filter(kind="scorecard").values_list("metric__name", flat=True)) == {"Kept", "Dropped"}
     card.metrics.remove(dropped)
     assert not Use.objects.filter(metric=dropped).exists()
-    assert not MetricSync.objects.get(metric=dropped).in_use
+    assert not SyncState.objects.get(metric=dropped).in_use
     card.delete()
     assert not Use.objects.exists()
-    assert not MetricSync.objects.get(metric=kept).in_use
+    assert not SyncState.objects.get(metric=kept).in_use
 
 
 # ---------------------------------------------------------------- pages
@@ -400,7 +400,7 @@ def test_edit_removing_a_metric_frees_its_use(analyst_client, analyst_user):
     assert (card.name, card.frequency, card.hour) == ("Renamed", "monthly", 7)
     assert list(card.metrics.all()) == [kept]
     assert not Use.objects.filter(metric=dropped).exists()
-    assert not MetricSync.objects.get(metric=dropped).in_use
+    assert not SyncState.objects.get(metric=dropped).in_use
     assert Use.objects.filter(metric=kept, kind="scorecard").exists()
 
 
@@ -413,7 +413,7 @@ def test_delete_asks_first_and_frees_the_uses(analyst_client, analyst_user):
     response = analyst_client.post(url)
     assert response.status_code == 302 and response["Location"] == reverse("dashboards:scorecards")
     assert not Scorecard.objects.exists()
-    assert not Use.objects.exists() and not MetricSync.objects.get(metric=metric).in_use
+    assert not Use.objects.exists() and not SyncState.objects.get(metric=metric).in_use
 
 
 def test_send_now(analyst_client, analyst_user, admin_user, four_metrics):

@@ -5,7 +5,7 @@ import pytest
 from django.utils import timezone
 
 from syncs import engine, runner, tasks, uses
-from syncs.models import Datapoint, MetricSync, SyncRun
+from syncs.models import Datapoint, SyncRun, SyncState
 from tests.syncs.conftest import expected_leads, leads_metric
 
 pytestmark = pytest.mark.django_db
@@ -38,8 +38,8 @@ def test_the_current_window_is_stored_before_any_history_window(sandbox, vtiger,
     stored = Datapoint.objects.filter(metric=metric, timestamp__gte=window.start, timestamp__lte=window.end)
     assert stored.count() == len(expected_leads(sandbox, window)) > 0
 
-    state = MetricSync.objects.get(metric=metric)
-    assert state.backfill_done_windows == 1 and state.next_sync_at > timezone.now(), "not due again at once"
+    sync_state = SyncState.objects.get(metric=metric)
+    assert sync_state.backfill_done_windows == 1 and sync_state.next_sync_at > timezone.now(), "not due again at once"
     assert any("_continue_backfill" in repr(callback) for callback in following), "the next step is queued"
 
 
@@ -50,7 +50,7 @@ def test_later_steps_sync_only_their_history_window(sandbox, vtiger, django_capt
         tasks.backfill_metric.apply(args=(metric.pk,)).get()
     kinds = list(SyncRun.objects.filter(metric=metric).order_by("started_at", "pk").values_list("kind", flat=True))
     assert kinds == [SyncRun.Kind.SCHEDULED, SyncRun.Kind.BACKFILL, SyncRun.Kind.BACKFILL]
-    assert MetricSync.objects.get(metric=metric).backfill_done_windows == 2
+    assert SyncState.objects.get(metric=metric).backfill_done_windows == 2
 
 
 def test_an_edited_definition_resyncs_the_current_window_first(sandbox, vtiger, django_capture_on_commit_callbacks):

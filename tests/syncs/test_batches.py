@@ -12,7 +12,7 @@ from conftest import free_port
 from connections.services import record_success
 from syncs import dispatcher, engine, runner, storage, uses
 from syncs.errors import DefinitionChanged, LeaseLost
-from syncs.models import Datapoint, MetricSync, SyncRun
+from syncs.models import Datapoint, SyncRun, SyncState
 from tests.connections.factories import vtiger_connection
 from tests.factories import DatapointFactory, SyncRunFactory, point
 from tests.syncs.conftest import expected_leads, leads_metric, unlimited
@@ -30,8 +30,8 @@ def _due(connection, count, name="Leads", **overrides):
 def _dispatched(metrics):
     """Claim the due metrics as the beat would: (their ids, the dispatcher's token, its planned time)."""
     ids = dispatcher.dispatch()
-    state = MetricSync.objects.get(metric=metrics[0])
-    return sorted(ids), state.claimed_by, state.claimed_at
+    sync_state = SyncState.objects.get(metric=metrics[0])
+    return sorted(ids), sync_state.claimed_by, sync_state.claimed_at
 
 
 def _points(metric):
@@ -58,8 +58,8 @@ def test_a_batch_syncs_each_metric_with_its_own_run_and_lease(sandbox, vtiger):
         window = engine.rolling_window(metric, planned_at)
         assert [stamp for stamp, _, _ in _points(metric)] == expected_leads(sandbox, window)
         assert run.datapoints_written == len(_points(metric))
-        state = MetricSync.objects.get(metric=metric)
-        assert state.claimed_by == "" and state.next_sync_at == planned_at + timedelta(minutes=60)
+        sync_state = SyncState.objects.get(metric=metric)
+        assert sync_state.claimed_by == "" and sync_state.next_sync_at == planned_at + timedelta(minutes=60)
 
     again = runner.execute_batch(ids, token, planned_at.isoformat())
     assert {outcome.status for outcome in again.values()} == {"skipped"}, "a redelivered batch does nothing"
@@ -80,7 +80,7 @@ def test_a_batch_costs_the_same_queries_for_two_metrics_or_ten(sandbox, vtiger):
         with CaptureQueriesContext(db_connection) as captured:
             outcomes = runner.execute_batch(ids, token, planned_at)
         assert {outcome.status for outcome in outcomes.values()} == {"synced"}
-        MetricSync.objects.update(in_use=False)  # out of the next dispatch
+        SyncState.objects.update(in_use=False)  # out of the next dispatch
         skipped = ("SAVEPOINT", "RELEASE SAVEPOINT", 'INSERT INTO "syncs_datapoint"')
         sql = [query["sql"] for query in captured.captured_queries]
         return [q for q in sql if "connections_ratebucket" not in q and not q.startswith(skipped)]
@@ -100,17 +100,17 @@ def test_a_failing_metric_fails_alone_and_is_retried_on_its_own(sandbox, vtiger,
     assert outcomes[broken.pk].status == "failed"
     run = SyncRun.objects.get(metric=broken)
     assert run.status == "failed" and run.error_kind == "expression" and "expression failed" in run.error
-    assert MetricSync.objects.get(metric=broken).consecutive_failures == 1
+    assert SyncState.objects.get(metric=broken).consecutive_failures == 1
     assert not Datapoint.objects.filter(metric=broken).exists()
 
     # A server error: each sync is retried on its own, keeping its lease meanwhile.
-    MetricSync.objects.update(next_sync_at=timezone.now())
+    SyncState.objects.update(next_sync_at=timezone.now())
     ids, token, planned_at = _dispatched(good)
     sandbox.configure(error_rate=1)
     outcomes = runner.execute_batch([m.pk for m in good], token, planned_at)
     assert {outcome.status for outcome in outcomes.values()} == {"retry"}
     assert all(0 < outcome.retry_in <= settings.SYNC_RETRY_MAX_SECONDS * 1.5 for outcome in outcomes.values())
-    assert set(MetricSync.objects.filter(metric__in=good).values_list("claimed_by", flat=True)) == {token}
+    assert set(SyncState.objects.filter(metric__in=good).values_list("claimed_by", flat=True)) == {token}
 
 
 def test_an_auth_failure_pauses_the_rest_of_the_batch_without_sending_more(sandbox):
@@ -123,8 +123,8 @@ def test_an_auth_failure_pauses_the_rest_of_the_batch_without_sending_more(sandb
     assert [outcomes[pk].status for pk in ids] == ["paused", "paused", "paused"]
     assert sandbox.stats()["total_requests"] == 1, "one refusal is enough"
     assert SyncRun.objects.count() == 1, "only the sync that ran has a run record"
-    states = MetricSync.objects.filter(metric__in=metrics)
-    assert all(state.is_paused and state.claimed_by == "" for state in states)
+    sync_states = SyncState.objects.filter(metric__in=metrics)
+    assert all(sync_state.is_paused and sync_state.claimed_by == "" for sync_state in sync_states)
 
 
 def test_when_the_budget_runs_out_the_rest_of_the_batch_waits_together(sandbox, vtiger):
@@ -140,8 +140,8 @@ def test_when_the_budget_runs_out_the_rest_of_the_batch_waits_together(sandbox, 
     assert all(50 <= outcome.retry_in <= 62 for outcome in waiting)
     assert sandbox.stats()["rate_limited"] == 0
     assert SyncRun.objects.filter(metric_id__in=ids[1:]).count() == 0, "nothing was sent for them"
-    held = MetricSync.objects.filter(metric_id__in=ids[1:])
-    assert {(state.claimed_by, state.heartbeat_at) for state in held} == {(token, None)}
+    held = SyncState.objects.filter(metric_id__in=ids[1:])
+    assert {(sync_state.claimed_by, sync_state.heartbeat_at) for sync_state in held} == {(token, None)}
 
 
 def test_when_the_api_is_down_the_rest_of_the_batch_waits_instead_of_timing_out_each(db):
@@ -156,7 +156,7 @@ def test_when_the_api_is_down_the_rest_of_the_batch_waits_instead_of_timing_out_
     assert {outcome.status for outcome in rest} == {"waiting"}
     assert {outcome.retry_in for outcome in rest} == {first.retry_in}, "they come back with its retry"
     assert SyncRun.objects.count() == 1, "no attempt was spent on the others"
-    assert set(MetricSync.objects.values_list("claimed_by", flat=True)) == {token}
+    assert set(SyncState.objects.values_list("claimed_by", flat=True)) == {token}
 
 
 def test_metrics_of_several_connections_sync_one_by_one(sandbox, vtiger):
@@ -209,9 +209,9 @@ def test_store_many_replaces_each_metrics_own_data_in_one_transaction(vtiger):
     lost = leads_metric(vtiger, name="Lost")
     edited = leads_metric(vtiger, name="Edited")
     for metric in (field, dynamic, current, lost, edited):
-        MetricSync.objects.create(metric=metric, claimed_by="mine", definition_hash="h")
-    MetricSync.objects.filter(metric=lost).update(claimed_by="theirs")
-    MetricSync.objects.filter(metric=edited).update(definition_hash="newer")
+        SyncState.objects.create(metric=metric, claimed_by="mine", definition_hash="h")
+    SyncState.objects.filter(metric=lost).update(claimed_by="theirs")
+    SyncState.objects.filter(metric=edited).update(definition_hash="newer")
     old = now - timedelta(days=3)
     kept = point(field, old, 9)
     DatapointFactory(metric=field, timestamp=now - timedelta(hours=1), value=9, synced_at=old)
@@ -243,23 +243,29 @@ def test_store_many_replaces_each_metrics_own_data_in_one_transaction(vtiger):
     assert (runs[field.pk].status, runs[field.pk].datapoints_written) == ("succeeded", 1)
     assert (runs[dynamic.pk].status, runs[dynamic.pk].datapoints_written) == ("succeeded", 2)
     assert runs[lost.pk].status == runs[edited.pk].status == "running", "the caller records their failure"
-    states = {state.metric_id: state for state in MetricSync.objects.all()}
-    assert states[current.pk].next_sync_at == now + timedelta(hours=1)
-    assert [states[m.pk].claimed_by for m in (field, dynamic, current, lost, edited)] == ["", "", "", "theirs", "mine"]
+    sync_states = {sync_state.metric_id: sync_state for sync_state in SyncState.objects.all()}
+    assert sync_states[current.pk].next_sync_at == now + timedelta(hours=1)
+    assert [sync_states[m.pk].claimed_by for m in (field, dynamic, current, lost, edited)] == [
+        "",
+        "",
+        "",
+        "theirs",
+        "mine",
+    ]
 
 
 def test_the_heartbeat_keeps_the_whole_batch_alive_and_notices_a_lost_lease(vtiger):
     syncing, waiting = leads_metric(vtiger, name="Syncing"), leads_metric(vtiger, name="Waiting")
     for metric in (syncing, waiting):
-        MetricSync.objects.create(metric=metric, claimed_by="mine")
+        SyncState.objects.create(metric=metric, claimed_by="mine")
     heartbeat = engine.Heartbeat(syncing.pk, "mine", every_s=0, waiting=[waiting.pk])
 
     heartbeat(engine.Fetched())
-    assert MetricSync.objects.filter(heartbeat_at__isnull=False).count() == 2
+    assert SyncState.objects.filter(heartbeat_at__isnull=False).count() == 2
 
-    MetricSync.objects.filter(metric=syncing).update(claimed_by="theirs")
+    SyncState.objects.filter(metric=syncing).update(claimed_by="theirs")
     with pytest.raises(LeaseLost):
         heartbeat(engine.Fetched())
-    MetricSync.objects.filter(metric=syncing).update(claimed_by="mine")
-    MetricSync.objects.filter(metric=waiting).update(claimed_by="theirs")
+    SyncState.objects.filter(metric=syncing).update(claimed_by="mine")
+    SyncState.objects.filter(metric=waiting).update(claimed_by="theirs")
     heartbeat(engine.Fetched())  # the waiting one's loss shows when it is stored, not here

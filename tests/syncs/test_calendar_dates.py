@@ -20,7 +20,7 @@ from builder import timeframes
 from builder.models import Metric
 from dashboards import queries
 from syncs import engine, storage
-from syncs.models import Datapoint, MetricSync
+from syncs.models import Datapoint, SyncState
 from tests.factories import DatapointFactory, MetricFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -77,7 +77,7 @@ def test_a_synced_closingdate_counts_on_its_date_for_every_viewer(sandbox, vtige
     assert len(expected) > 20, "the sandbox has deals closing on most days"
 
     new_york = closing_metric(vtiger, owner_in("America/New_York"), "Won amount (New York owner)")
-    MetricSync.objects.create(metric=new_york)
+    SyncState.objects.create(metric=new_york)
     run = engine.run(new_york, whole_days(first, last, "America/New_York"))
     assert run.datapoints_written == sum(
         1 for row in sandbox.dataset.records("Potentials") if first <= date.fromisoformat(row["closingdate"]) <= last
@@ -105,7 +105,7 @@ def test_a_synced_closingdate_counts_on_its_date_for_every_viewer(sandbox, vtige
 
     # An owner on the other side of the date line cuts the same local dates: the same rows.
     tokyo = closing_metric(vtiger, owner_in("Asia/Tokyo"), "Won amount (Tokyo owner)")
-    MetricSync.objects.create(metric=tokyo)
+    SyncState.objects.create(metric=tokyo)
     engine.run(tokyo, whole_days(first, last, "Asia/Tokyo"))
 
     def rows(metric):

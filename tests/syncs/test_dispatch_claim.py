@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from syncs import dispatcher
-from syncs.models import MetricSync
+from syncs.models import SyncState
 from tests.factories import MetricFactory
 
 pytestmark = pytest.mark.django_db
@@ -17,7 +17,7 @@ def test_a_limited_claim_takes_the_earliest_due_and_no_more(offline_vtiger):
     metrics = [MetricFactory(connection=offline_vtiger, used_on="screen") for _ in range(5)]
     earliest, second, *tied = metrics
     for metric, minutes in [(earliest, 3), (second, 2)] + [(metric, 1) for metric in tied]:
-        MetricSync.objects.filter(metric=metric).update(next_sync_at=now - timedelta(minutes=minutes))
+        SyncState.objects.filter(metric=metric).update(next_sync_at=now - timedelta(minutes=minutes))
 
     claimed = dispatcher.dispatch(now=now, limit=3)
 

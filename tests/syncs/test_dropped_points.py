@@ -18,7 +18,7 @@ from django.urls import reverse
 from builder import timeframes
 from builder.models import Metric
 from syncs import dispatcher, engine, runner, uses
-from syncs.models import Datapoint, MetricSync, SyncRun
+from syncs.models import Datapoint, SyncRun, SyncState
 from tests.connections.factories import custom_connection
 from tests.factories import MetricFactory
 
@@ -62,7 +62,7 @@ def echo_metric(sandbox, records, name="Won amount (echoed)", connection=None):
         expression='json.result.{"value": $number(amount), "date": closingdate}',
         window_days=31,
     )
-    MetricSync.objects.create(metric=metric)
+    SyncState.objects.create(metric=metric)
     return metric
 
 
@@ -124,7 +124,7 @@ def test_a_vtiger_deal_outside_the_window_is_counted_and_named(sandbox, vtiger):
         params=[["query", query]],
         window_days=21,
     )
-    MetricSync.objects.create(metric=metric)
+    SyncState.objects.create(metric=metric)
     deals = sorted(
         sandbox.dataset.records("Potentials"), key=lambda row: int(str(row["id"]).split("x")[-1])
     )  # the query's ORDER BY id
@@ -204,7 +204,7 @@ def test_each_run_of_a_workers_batch_keeps_its_own_dropped_points(sandbox):
     for metric in metrics.values():
         uses.add_use(metric, "screen")
     ids = dispatcher.dispatch()
-    token = MetricSync.objects.get(metric=metrics["Echo A"]).claimed_by
+    token = SyncState.objects.get(metric=metrics["Echo A"]).claimed_by
     assert sorted(ids) == sorted(metric.pk for metric in metrics.values())
 
     outcomes = runner.execute_batch(sorted(ids), token)

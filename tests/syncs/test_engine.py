@@ -8,7 +8,7 @@ from django.utils import timezone
 from builder import placeholders, timeframes
 from syncs import engine, services, storage
 from syncs.engine import SyncFailed
-from syncs.models import Datapoint, MetricSync, SyncRun
+from syncs.models import Datapoint, SyncRun, SyncState
 from tests.factories import DatapointFactory, UserFactory
 from tests.syncs.conftest import deals_metric, expected_deals, expected_leads, leads_metric
 
@@ -20,7 +20,7 @@ def _points(metric):
 
 
 def _sync(metric, window=None, **kwargs):
-    MetricSync.objects.get_or_create(metric=metric)
+    SyncState.objects.get_or_create(metric=metric)
     return engine.run(metric, window or engine.rolling_window(metric), **kwargs)
 
 
@@ -177,9 +177,9 @@ def test_backfill_windows_cover_the_history_once(vtiger):
 
 def test_lease_lost_stores_nothing(sandbox, vtiger):
     metric = leads_metric(vtiger)
-    services.state_for(metric)
+    services.sync_state_for(metric)
     assert services.acquire(metric.pk, "mine")
-    MetricSync.objects.filter(metric=metric).update(claimed_by="someone-else")
+    SyncState.objects.filter(metric=metric).update(claimed_by="someone-else")
     with pytest.raises(SyncFailed):
         engine.run(metric, engine.rolling_window(metric), token="mine")
     assert not Datapoint.objects.filter(metric=metric).exists()
@@ -187,34 +187,39 @@ def test_lease_lost_stores_nothing(sandbox, vtiger):
 
 def test_definition_changed_during_the_sync_stores_nothing(sandbox, vtiger):
     metric = leads_metric(vtiger)
-    services.state_for(metric)
+    services.sync_state_for(metric)
     assert services.acquire(metric.pk, "mine")
-    MetricSync.objects.filter(metric=metric).update(definition_hash="another-definition")
+    SyncState.objects.filter(metric=metric).update(definition_hash="another-definition")
     with pytest.raises(SyncFailed) as failed:
         engine.run(metric, engine.rolling_window(metric), token="mine")
     assert failed.value.run.error_kind == "definition_changed"
     assert not Datapoint.objects.filter(metric=metric).exists()
-    state = MetricSync.objects.get(metric=metric)
-    assert state.definition_hash == "another-definition" and state.claimed_by == "mine"
+    sync_state = SyncState.objects.get(metric=metric)
+    assert sync_state.definition_hash == "another-definition" and sync_state.claimed_by == "mine"
 
 
 def test_storage_records_the_definition_and_releases_the_lease(sandbox, vtiger):
     metric = leads_metric(vtiger)
-    services.state_for(metric)
+    services.sync_state_for(metric)
     assert services.acquire(metric.pk, "mine")
     due = timezone.now() + timedelta(hours=1)
     engine.run(metric, engine.rolling_window(metric), token="mine", release_next_sync_at=due)
-    state = MetricSync.objects.get(metric=metric)
-    assert state.definition_hash == metric.definition_hash()
-    assert (state.claimed_by, state.claimed_at, state.heartbeat_at, state.next_sync_at) == ("", None, None, due)
-    assert state.last_synced_at is not None and state.consecutive_failures == 0
+    sync_state = SyncState.objects.get(metric=metric)
+    assert sync_state.definition_hash == metric.definition_hash()
+    assert (sync_state.claimed_by, sync_state.claimed_at, sync_state.heartbeat_at, sync_state.next_sync_at) == (
+        "",
+        None,
+        None,
+        due,
+    )
+    assert sync_state.last_synced_at is not None and sync_state.consecutive_failures == 0
 
 
 def test_storage_creates_a_missing_state_and_counts_a_backfill_step_once(vtiger):
     metric = leads_metric(vtiger)
     window = engine.rolling_window(metric)
     storage.store(metric, [], window=window, stamp=timezone.now(), expected_hash="h", backfill_index=0)
-    state = MetricSync.objects.get(metric=metric)
-    assert (state.definition_hash, state.backfill_done_windows) == ("h", 1)
+    sync_state = SyncState.objects.get(metric=metric)
+    assert (sync_state.definition_hash, sync_state.backfill_done_windows) == ("h", 1)
     storage.store(metric, [], window=window, stamp=timezone.now(), expected_hash="h", backfill_index=0)
-    assert MetricSync.objects.get(metric=metric).backfill_done_windows == 1, "a repeated step counts once"
+    assert SyncState.objects.get(metric=metric).backfill_done_windows == 1, "a repeated step counts once"

@@ -14,7 +14,7 @@ from builder.expression_box import ExpressionBox, default_box
 from builder.transform import evaluate
 from conftest import wait_for
 from syncs import dispatcher, engine, runner, tasks, uses
-from syncs.models import Datapoint, MetricSync, SyncRun
+from syncs.models import Datapoint, SyncRun, SyncState
 from tests.syncs.conftest import leads_metric
 
 pytestmark = pytest.mark.django_db
@@ -31,10 +31,10 @@ def test_a_catastrophic_expression_fails_its_sync_and_the_next_one_in_the_batch_
         uses.add_use(metric, "screen")
     ids = dispatcher.dispatch()
     assert sorted(ids) == [stuck.pk, fine.pk]
-    state = MetricSync.objects.get(metric=stuck)
+    sync_state = SyncState.objects.get(metric=stuck)
     replaced = default_box().replaced
 
-    outcomes = runner.execute_batch([stuck.pk, fine.pk], state.claimed_by, state.claimed_at.isoformat())
+    outcomes = runner.execute_batch([stuck.pk, fine.pk], sync_state.claimed_by, sync_state.claimed_at.isoformat())
 
     assert (outcomes[stuck.pk].status, outcomes[fine.pk].status) == ("failed", "synced")
     run = SyncRun.objects.get(metric=stuck)

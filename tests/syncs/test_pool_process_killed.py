@@ -13,7 +13,7 @@ import pytest
 
 from conftest import wait_for
 from syncs import services, tasks
-from syncs.models import MetricSync, SyncRun
+from syncs.models import SyncRun, SyncState
 from tests.syncs.conftest import leads_metric
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -49,7 +49,7 @@ def test_the_pool_process_running_a_sync_killed_the_next_sync_now_completes(work
     worker learns its process died, not when its heartbeat goes stale."""
     worker = workers.start(concurrency=1)
     metric = leads_metric(vtiger, window_days=60)
-    services.state_for(metric)
+    services.sync_state_for(metric)
     sandbox.configure(latency_ms=700)  # three pages: about two seconds
     killed_token = tasks.sync_now(metric)
 
@@ -68,7 +68,7 @@ def test_the_pool_process_running_a_sync_killed_the_next_sync_now_completes(work
     assert killed_run.status == SyncRun.Status.FAILED and "stopped before it finished" in killed_run.error
     rerun = wait_for(lambda: SyncRun.objects.filter(token=killed_token, status="succeeded").first(), timeout=60)
     assert rerun.started_at > killed_run.started_at
-    assert MetricSync.objects.get(metric=metric).claimed_by == ""
+    assert SyncState.objects.get(metric=metric).claimed_by == ""
     assert "A pool process died running syncs.sync_metric" in worker.log()
 
 
@@ -78,7 +78,7 @@ def test_idle_pool_processes_killed_the_next_sync_now_completes(workers, sandbox
     polling brokers such as the file-system one)."""
     worker = workers.start(concurrency=2)
     metric = leads_metric(vtiger)
-    services.state_for(metric)
+    services.sync_state_for(metric)
     _sync_now_succeeds(metric)  # both pool processes are up and waiting for work
     _kill(worker, _pool_processes(worker))  # one of them held the lock
     _sync_now_succeeds(metric)

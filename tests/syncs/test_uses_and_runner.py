@@ -11,7 +11,7 @@ from connections.models import Connection
 from notifications.models import Notification
 from sandbox import DEMO_ACCESS_KEY
 from syncs import dispatcher, runner, services, uses
-from syncs.models import Datapoint, MetricSync, SyncRun, Use
+from syncs.models import Datapoint, SyncRun, SyncState, Use
 from tests.connections.factories import vtiger_connection
 from tests.factories import SyncRunFactory, UserFactory
 from tests.syncs.conftest import leads_metric, unlimited
@@ -28,10 +28,10 @@ def test_first_use_activates_and_plans_the_backfill(vtiger, django_capture_on_co
     metric = leads_metric(vtiger, history_days=30)
     with django_capture_on_commit_callbacks() as callbacks:
         uses.add_use(metric, "screen")
-    state = MetricSync.objects.get(metric=metric)
-    assert state.in_use and state.next_sync_at <= timezone.now()
-    assert (state.backfill_done_windows, state.backfill_total_windows) == (0, 4)
-    assert state.definition_hash
+    sync_state = SyncState.objects.get(metric=metric)
+    assert sync_state.in_use and sync_state.next_sync_at <= timezone.now()
+    assert (sync_state.backfill_done_windows, sync_state.backfill_total_windows) == (0, 4)
+    assert sync_state.definition_hash
     assert len(callbacks) == 1, "the backfill's first step is queued after commit"
 
 
@@ -42,17 +42,17 @@ def test_uses_are_idempotent_and_the_last_removal_stops_syncs(vtiger):
     uses.add_use(metric, "databoard", 7)
     assert Use.objects.filter(metric=metric).count() == 2
     assert uses.remove_use(metric, "screen") is False
-    assert services.state_for(metric).in_use
+    assert services.sync_state_for(metric).in_use
     assert uses.remove_use(metric, "databoard", "7") is True
-    state = MetricSync.objects.get(metric=metric)
-    assert not state.in_use and state.next_sync_at is None
-    assert state.backfill_total_windows == state.backfill_done_windows, "the backfill stops"
+    sync_state = SyncState.objects.get(metric=metric)
+    assert not sync_state.in_use and sync_state.next_sync_at is None
+    assert sync_state.backfill_total_windows == sync_state.backfill_done_windows, "the backfill stops"
 
 
 def test_snapshot_metrics_have_no_backfill(vtiger):
     metric = leads_metric(vtiger, date_mode="dynamic", expression="1")
     uses.add_use(metric, "goal", "3")
-    assert MetricSync.objects.get(metric=metric).backfill_total_windows == 0
+    assert SyncState.objects.get(metric=metric).backfill_total_windows == 0
 
 
 def test_dispatcher_claims_each_due_metric_once(vtiger):
@@ -62,24 +62,24 @@ def test_dispatcher_claims_each_due_metric_once(vtiger):
     unused = leads_metric(vtiger, name="Unused")
     for metric in [*due, later, paused]:
         uses.add_use(metric, "screen")
-    services.state_for(unused)
-    MetricSync.objects.filter(metric=later).update(next_sync_at=timezone.now() + timedelta(minutes=5))
+    services.sync_state_for(unused)
+    SyncState.objects.filter(metric=later).update(next_sync_at=timezone.now() + timedelta(minutes=5))
     services.pause(paused, "a test paused it.")
     first = dispatcher.dispatch()
     assert sorted(first) == sorted(m.pk for m in due)
     assert dispatcher.dispatch() == [], "claimed metrics are not claimed again"
-    tokens = set(MetricSync.objects.filter(metric__in=due).values_list("claimed_by", flat=True))
+    tokens = set(SyncState.objects.filter(metric__in=due).values_list("claimed_by", flat=True))
     assert len(tokens) == 1 and tokens != {""}
 
 
 def test_lease_is_exclusive_and_taken_over_from_a_dead_holder(vtiger, settings):
     metric = leads_metric(vtiger)
-    services.state_for(metric)
+    services.sync_state_for(metric)
     assert services.acquire(metric.pk, "a")
     assert not services.acquire(metric.pk, "b"), "a running holder keeps it"
     assert not services.acquire(metric.pk, "a"), "a live duplicate of the same claim does not run twice"
     settings.SYNC_STALE_SECONDS = 60
-    MetricSync.objects.filter(metric=metric).update(heartbeat_at=timezone.now() - timedelta(seconds=61))
+    SyncState.objects.filter(metric=metric).update(heartbeat_at=timezone.now() - timedelta(seconds=61))
     assert services.acquire(metric.pk, "b"), "a silent holder is dead"
 
 
@@ -89,7 +89,7 @@ def test_reaper_closes_stuck_runs_and_frees_the_metric(vtiger, settings):
     assert services.acquire(metric.pk, "dead")
     long_ago = timezone.now() - timedelta(minutes=5)
     run = SyncRunFactory(metric=metric, token="dead", started_at=long_ago)
-    MetricSync.objects.filter(metric=metric).update(heartbeat_at=long_ago, next_sync_at=long_ago)
+    SyncState.objects.filter(metric=metric).update(heartbeat_at=long_ago, next_sync_at=long_ago)
     assert services.reap() == {"runs_closed": 1, "leases_freed": 1, "backfills_restarted": 0}
     run.refresh_from_db()
     assert run.status == SyncRun.Status.FAILED and "stopped before it finished" in run.error
@@ -99,12 +99,14 @@ def test_reaper_closes_stuck_runs_and_frees_the_metric(vtiger, settings):
 def test_scheduled_task_syncs_and_plans_the_next(sandbox, vtiger):
     metric = leads_metric(vtiger, used_on="screen")
     [metric_id] = dispatcher.dispatch()
-    state = MetricSync.objects.get(metric=metric)
-    outcome = runner.execute(metric_id, state.claimed_by, "scheduled", state.claimed_at.isoformat())
+    sync_state = SyncState.objects.get(metric=metric)
+    outcome = runner.execute(metric_id, sync_state.claimed_by, "scheduled", sync_state.claimed_at.isoformat())
     assert outcome.status == "synced"
-    state.refresh_from_db()
-    assert state.claimed_by == "" and state.last_synced_at is not None
-    assert state.next_sync_at == state.claimed_at or state.next_sync_at > timezone.now() + timedelta(minutes=59)
+    sync_state.refresh_from_db()
+    assert sync_state.claimed_by == "" and sync_state.last_synced_at is not None
+    assert sync_state.next_sync_at == sync_state.claimed_at or sync_state.next_sync_at > timezone.now() + timedelta(
+        minutes=59
+    )
     again = runner.execute(metric_id, outcome.run.token, "scheduled", None)
     assert again.status == "skipped", "a second delivery of the same message does nothing"
 
@@ -115,7 +117,7 @@ def test_transient_failure_asks_for_a_retry_and_keeps_the_lease(sandbox, vtiger)
     outcome = runner.execute(metric.pk, "tok", "manual")
     assert outcome.status == "retry" and outcome.retry_in > 0
     assert "Trying again" in outcome.run.error
-    assert MetricSync.objects.get(metric=metric).claimed_by == "tok"
+    assert SyncState.objects.get(metric=metric).claimed_by == "tok"
     sandbox.configure(error_rate=0)
     assert runner.execute(metric.pk, "tok", "manual", attempt=2).status == "synced"
 
@@ -154,8 +156,8 @@ def test_auth_failure_marks_the_connection_and_pauses_its_metrics(sandbox, owner
     wrong.refresh_from_db()
     assert wrong.status == Connection.Status.AUTH_FAILED
     for metric in (first, second):
-        state = MetricSync.objects.get(metric=metric)
-        assert state.is_paused and "refused the credentials" in state.paused_reason
+        sync_state = SyncState.objects.get(metric=metric)
+        assert sync_state.is_paused and "refused the credentials" in sync_state.paused_reason
     assert Notification.objects.filter(user=owner).count() == 2
     assert dispatcher.dispatch() == [], "paused metrics are not dispatched"
 
@@ -163,7 +165,7 @@ def test_auth_failure_marks_the_connection_and_pauses_its_metrics(sandbox, owner
     wrong.set_secret("access_key", DEMO_ACCESS_KEY)
     wrong.save()
     assert connection_services.test_connection(wrong).ok
-    assert not MetricSync.objects.filter(metric__in=[first, second], status="paused").exists()
+    assert not SyncState.objects.filter(metric__in=[first, second], status="paused").exists()
     assert sorted(dispatcher.dispatch()) == sorted([first.pk, second.pk])
 
 
@@ -173,29 +175,29 @@ def test_repeated_failures_pause_and_tell_the_owner(sandbox, vtiger, owner, sett
     assert runner.execute(metric.pk, "a", "scheduled").status == "failed"
     outcome = runner.execute(metric.pk, "c", "manual")
     assert outcome.status == "paused"
-    state = MetricSync.objects.get(metric=metric)
-    assert state.is_paused and "last 2 syncs failed" in state.paused_reason
+    sync_state = SyncState.objects.get(metric=metric)
+    assert sync_state.is_paused and "last 2 syncs failed" in sync_state.paused_reason
     assert len(mail.outbox) == 1 and "owen@example.com" in mail.outbox[0].to
     note = Notification.objects.get(user=owner)
     assert metric.name in note.text and not note.read
     services.resume(metric)
-    assert not MetricSync.objects.get(metric=metric).is_paused
+    assert not SyncState.objects.get(metric=metric).is_paused
 
 
 def test_editing_the_definition_resyncs_the_history(sandbox, vtiger, django_capture_on_commit_callbacks):
     metric = leads_metric(vtiger, used_on="screen")
     runner.execute(metric.pk, "x", "manual")
     assert Datapoint.objects.filter(metric=metric).exists()
-    MetricSync.objects.filter(metric=metric).update(backfill_done_windows=3, next_sync_at=None)
+    SyncState.objects.filter(metric=metric).update(backfill_done_windows=3, next_sync_at=None)
     metric.name = "Renamed"  # not part of the definition: nothing happens
     metric.save()
     assert Datapoint.objects.filter(metric=metric).exists()
     with django_capture_on_commit_callbacks() as callbacks:
         metric.expression = 'result.{"value": 2, "date": createdtime}'
         metric.save()
-    state = MetricSync.objects.get(metric=metric)
+    sync_state = SyncState.objects.get(metric=metric)
     assert not Datapoint.objects.filter(metric=metric).exists()
-    assert state.backfill_done_windows == 0 and state.next_sync_at is not None
+    assert sync_state.backfill_done_windows == 0 and sync_state.next_sync_at is not None
     assert len(callbacks) == 1
     runner.execute(metric.pk, "y", "manual")
     assert set(Datapoint.objects.filter(metric=metric).values_list("value", flat=True)) == {2.0}
@@ -204,8 +206,8 @@ def test_editing_the_definition_resyncs_the_history(sandbox, vtiger, django_capt
 def test_deleting_the_connection_pauses_its_metrics(vtiger, owner):
     metric = leads_metric(vtiger, owner=owner, used_on="screen")
     connection_services.delete_connection(vtiger)
-    state = MetricSync.objects.get(metric=metric)
-    assert state.is_paused and "was deleted" in state.paused_reason
+    sync_state = SyncState.objects.get(metric=metric)
+    assert sync_state.is_paused and "was deleted" in sync_state.paused_reason
 
 
 def test_a_run_to_retry_says_when_and_a_run_given_up_says_nothing(sandbox, vtiger, settings):
@@ -221,13 +223,13 @@ def test_a_run_to_retry_says_when_and_a_run_given_up_says_nothing(sandbox, vtige
     last = runner.execute(metric.pk, "tok", "manual", attempt=2)
     assert last.status == runner.Status.FAILED and "Gave up after 2 attempts" in last.run.error
     assert SyncRun.objects.get(pk=last.run.pk).retry_at is None
-    assert MetricSync.objects.get(metric=metric).claimed_by == "", "given up: the lease goes back"
+    assert SyncState.objects.get(metric=metric).claimed_by == "", "given up: the lease goes back"
 
 
 def test_a_backfill_step_says_whether_another_one_follows(sandbox, vtiger):
     metric = leads_metric(vtiger, history_days=21)
     uses.add_use(metric, "screen")
-    assert MetricSync.objects.get(metric=metric).backfill_total_windows == 2
+    assert SyncState.objects.get(metric=metric).backfill_total_windows == 2
     first = runner.execute(metric.pk, "bf-1", "backfill")
     assert first.status == runner.Status.SYNCED and first.backfill_continues
     last = runner.execute(metric.pk, "bf-2", "backfill")
@@ -242,5 +244,5 @@ def test_the_command_lines_sync_is_not_retried_counted_or_paused(sandbox, vtiger
     run = runner.run_in_foreground(metric)
     assert run.status == SyncRun.Status.FAILED and run.retry_at is None
     assert "Trying again" not in run.error and "Gave up" not in run.error
-    state = MetricSync.objects.get(metric=metric)
-    assert (state.consecutive_failures, state.is_paused, state.claimed_by) == (0, False, "")
+    sync_state = SyncState.objects.get(metric=metric)
+    assert (sync_state.consecutive_failures, sync_state.is_paused, sync_state.claimed_by) == (0, False, "")

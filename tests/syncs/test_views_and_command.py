@@ -13,7 +13,7 @@ from builder import timeframes
 from conftest import wait_for
 from notifications.models import Notification
 from syncs import services
-from syncs.models import Datapoint, MetricSync, SyncRun
+from syncs.models import Datapoint, SyncRun, SyncState
 from tests.factories import SyncRunFactory
 from tests.syncs.conftest import expected_leads, leads_metric
 
@@ -38,10 +38,10 @@ def test_add_and_remove_from_the_metrics_screen(analyst_client, vtiger):
     body = response.content.decode()
     assert "Remove from Metrics screen" in body and "<html" not in body, "the fragment only"
     assert "0 of 3 windows" in body, "the backfill progress bar"
-    assert MetricSync.objects.get(metric=metric).in_use
+    assert SyncState.objects.get(metric=metric).in_use
     response = analyst_client.post(url, {"action": "remove"})
     assert response.status_code == 302, "a plain POST redirects"
-    assert not MetricSync.objects.get(metric=metric).in_use
+    assert not SyncState.objects.get(metric=metric).in_use
     page = analyst_client.get(reverse("syncs:panel", args=[metric.uuid])).content.decode()
     assert "Add to Metrics screen" in page and "Not in use" in page and "<html" in page
 
@@ -72,7 +72,7 @@ def test_backfill_fragment_stops_polling_when_done(analyst_client, vtiger):
     url = reverse("syncs:backfill", args=[metric.uuid])
     response = analyst_client.get(url, **HTMX)
     assert response.status_code == 200 and 'hx-trigger="every 2s"' in response.content.decode()
-    MetricSync.objects.filter(metric=metric).update(backfill_done_windows=3)
+    SyncState.objects.filter(metric=metric).update(backfill_done_windows=3)
     response = analyst_client.get(url, **HTMX)
     assert response.status_code == 286 and "hx-trigger" not in response.content.decode()
 

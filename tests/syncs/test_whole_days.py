@@ -23,7 +23,7 @@ from django.utils import timezone
 from builder import timeframes
 from syncs import engine
 from syncs.management.commands.sync_metric import Command as SyncMetric
-from syncs.models import Datapoint, MetricSync, SyncRun
+from syncs.models import Datapoint, SyncRun, SyncState
 from tests.factories import DatapointFactory, UserFactory
 from tests.syncs.conftest import expected_leads, leads_metric
 
@@ -174,7 +174,7 @@ def test_calendar_dates_and_a_rolling_window_after_history_are_not_widened(vtige
 
 def test_a_widened_window_replaces_exactly_what_it_fetched(sandbox, vtiger):
     metric = leads_metric(vtiger, window_days=7, history_days=7)
-    MetricSync.objects.create(metric=metric)
+    SyncState.objects.create(metric=metric)
     window = engine.rolling_window(metric)
     local_start = timeframes.start_of_day(window.start.date(), "UTC")
     assert window.start.astimezone(UTC) == local_start - timedelta(hours=14)

@@ -26,7 +26,7 @@ from connections import ratelimit
 from connections.errors import RateLimited
 from sandbox import DEMO_ACCESS_KEY, DEMO_USERNAME
 from syncs import dispatcher, engine, services, tasks, uses
-from syncs.models import Datapoint, MetricSync, SyncRun
+from syncs.models import Datapoint, SyncRun, SyncState
 from tests.syncs.conftest import REDIS_ONLY, expected_leads, leads_metric, on_redis
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -47,7 +47,7 @@ def _succeeded(metric, kind="scheduled"):
 def _use_without_backfill(metric):
     uses.add_use(metric, "screen")
     # Only the scheduled sync matters here: stop the backfill the first use started.
-    MetricSync.objects.filter(metric=metric).update(backfill_total_windows=0)
+    SyncState.objects.filter(metric=metric).update(backfill_total_windows=0)
 
 
 def test_worker_syncs_a_metric_in_use_and_backfills_its_history(workers, sandbox, vtiger):
@@ -56,18 +56,18 @@ def test_worker_syncs_a_metric_in_use_and_backfills_its_history(workers, sandbox
     dispatcher.dispatch()
 
     def done():
-        state = MetricSync.objects.get(metric=metric)
-        return not state.backfill_running and _succeeded(metric)
+        sync_state = SyncState.objects.get(metric=metric)
+        return not sync_state.backfill_running and _succeeded(metric)
 
     wait_for(done, timeout=60)
-    state = MetricSync.objects.get(metric=metric)
-    assert state.backfill_done_windows == state.backfill_total_windows == 3
+    sync_state = SyncState.objects.get(metric=metric)
+    assert sync_state.backfill_done_windows == sync_state.backfill_total_windows == 3
     rolling = engine.rolling_window(metric, _succeeded(metric).started_at)
-    oldest = engine.backfill_window(metric, state.backfill_anchor, state.backfill_total_windows - 1)
+    oldest = engine.backfill_window(metric, sync_state.backfill_anchor, sync_state.backfill_total_windows - 1)
     everything = type(rolling)(start=oldest.start, end=rolling.end, tz=rolling.tz)
     assert _points(metric) == expected_leads(sandbox, everything)
     assert len(_runs(metric, kind="backfill", status="succeeded")) == 3
-    assert state.claimed_by == "" and state.next_sync_at > timezone.now()
+    assert sync_state.claimed_by == "" and sync_state.next_sync_at > timezone.now()
 
 
 def _recover_from_the_kill(workers, env, settings, metric_ids):
@@ -92,7 +92,7 @@ def test_sigkill_mid_sync_the_task_runs_again_and_stores_what_a_clean_run_stores
     _use_without_backfill(metric)
     sandbox.configure(latency_ms=700)  # three pages: about two seconds
     [metric_id] = dispatcher.dispatch()
-    planned_at = MetricSync.objects.get(metric=metric).claimed_at
+    planned_at = SyncState.objects.get(metric=metric).claimed_at
 
     def mid_sync():
         run = SyncRun.objects.filter(metric=metric, status=SyncRun.Status.RUNNING).first()
@@ -126,7 +126,7 @@ def test_sigkill_mid_batch_every_metric_of_it_ends_with_the_data_of_a_clean_run(
         _use_without_backfill(metric)
     sandbox.configure(latency_ms=300)  # three pages each: about a second a sync
     assert len(dispatcher.dispatch()) == 3
-    planned_at = MetricSync.objects.get(metric=metrics[0]).claimed_at
+    planned_at = SyncState.objects.get(metric=metrics[0]).claimed_at
 
     def second_one_fetching():
         run = SyncRun.objects.filter(metric=metrics[1], status=SyncRun.Status.RUNNING).first()
@@ -178,7 +178,7 @@ def test_sandbox_faults_are_retried_and_never_store_a_partial_window(workers, sa
     wait_for(lambda: _succeeded(metric), timeout=40)
     run = _succeeded(metric)
     assert _points(metric) == expected_leads(sandbox, engine.rolling_window(metric, run.started_at))
-    assert MetricSync.objects.get(metric=metric).consecutive_failures == 0
+    assert SyncState.objects.get(metric=metric).consecutive_failures == 0
 
 
 def test_429_storm_is_retried_at_the_reset_time_and_recorded_in_words(workers, sandbox, vtiger):
@@ -304,7 +304,7 @@ def test_redis_restarted_during_a_batch_syncs_resume_and_nothing_is_lost(workers
 
         beat()
         # The dispatcher's token (one for the tick); a batch already synced has given its leases back.
-        claims = MetricSync.objects.filter(metric__in=metrics).values_list("claimed_by", flat=True)
+        claims = SyncState.objects.filter(metric__in=metrics).values_list("claimed_by", flat=True)
         [first_batch] = set(claims) - {""}
         wait_for(lambda: SyncRun.objects.filter(status="succeeded").count() >= 2, timeout=30, interval=0.05)
         redis.stop()  # queued messages die with it: --save "" and no append-only file
