@@ -32,18 +32,16 @@ def due(now):
     return SyncState.objects.filter(in_use=True, status=SyncState.Status.ACTIVE, claimed_by="", next_sync_at__lte=now)
 
 
-def dispatch(now=None, limit: int | None = None) -> list[int]:
-    """Claim every due metric (at most ``limit``) and enqueue its sync after commit; the metric ids."""
+def dispatch(now=None) -> list[int]:
+    """Claim every due metric and enqueue its sync after commit; the metric ids."""
     now = now or timezone.now()
     token = services.new_token("d-")
     with transaction.atomic():
-        candidates = due(now).order_by("next_sync_at")
+        candidates = due(now)
         if connection.features.has_select_for_update_skip_locked:
             candidates = candidates.select_for_update(skip_locked=True)
-        # Unlimited, the ids stay in the database: the UPDATE's own subquery. Limited, they are
-        # fetched first: PostgreSQL may run a LIMIT subquery more than once within an UPDATE,
-        # each run free to pick other rows among those due at the same instant.
-        pks = list(candidates.values_list("pk", flat=True)[:limit]) if limit else candidates.values("pk")
+        # The ids stay in the database: the UPDATE's own subquery.
+        pks = candidates.values("pk")
         claimed = SyncState.objects.filter(pk__in=pks, claimed_by="")
         claimed.update(claimed_by=token, claimed_at=now, heartbeat_at=None)
         ours = SyncState.objects.filter(claimed_by=token).order_by("metric__connection_id", "metric_id")
