@@ -69,7 +69,7 @@ DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 DATETIME_RE = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
 EPOCH_STRING_RE = re.compile(r"\d{9,13}")
 NUMBER_STRING_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
-# Group names are case-sensitive, so MM (month) and mm (minutes) stay apart.
+# The digits of each token of a custom pattern (MM the month, mm the minutes).
 PATTERN_DIGITS = {
     "YYYY": r"\d{4}",
     "MM": r"\d{1,2}",
@@ -160,39 +160,47 @@ def _parse_epoch(value: Any, fmt: str) -> datetime:
         raise _fail(value, fmt, "out of range") from exc
 
 
+# The fields of ``datetime(year, month, day, hour, minute, second)`` and what each is when the
+# pattern leaves it out (the year never is: a pattern without it is refused).
+DATETIME_FIELDS = ("YYYY", "MM", "DD", "HH", "mm", "ss")
+FIELD_DEFAULTS = (0, 1, 1, 0, 0, 0)
+
+
 @lru_cache(maxsize=64)
-def _pattern_regex(fmt: str) -> re.Pattern[str]:
+def _pattern_reader(fmt: str) -> tuple[re.Pattern[str], tuple[int, ...]]:
+    """A custom pattern's regex, and for each of its groups in order the ``DATETIME_FIELDS`` index it fills.
+
+    Once per format (a sync reads every value of a page in one format): both are immutable, so the
+    cached pair is shared safely.
+    """
     try:
         parts = parse_pattern(fmt)
     except PatternError as exc:
         raise DateParseError(f"The date format {fmt!r} cannot be used: {exc}.") from exc
     if "YYYY" not in parts:
         raise DateParseError(f"The date format {fmt!r} cannot be used: it needs the year, YYYY.")
-    return re.compile(
-        "".join(f"(?P<{part}>{PATTERN_DIGITS[part]})" if part in PATTERN_DIGITS else re.escape(part) for part in parts)
+    regex = re.compile(
+        "".join(f"({PATTERN_DIGITS[part]})" if part in PATTERN_DIGITS else re.escape(part) for part in parts)
     )
+    return regex, tuple(DATETIME_FIELDS.index(part) for part in parts if part in PATTERN_DIGITS)
 
 
 def _parse_pattern(value: Any, fmt: str, naive_tz: tzinfo) -> datetime:
-    pattern = _pattern_regex(fmt)
-    match = pattern.fullmatch(value.strip()) if isinstance(value, str) else None
+    regex, slots = _pattern_reader(fmt)
+    match = regex.fullmatch(value.strip()) if isinstance(value, str) else None
     if match is None:
         raise _fail(value, fmt)
-    fields = {name: int(number) for name, number in match.groupdict().items()}
+    fields = list(FIELD_DEFAULTS)
+    for slot, number in zip(slots, match.groups(), strict=True):
+        fields[slot] = int(number)
     try:
-        naive = datetime(
-            fields["YYYY"],
-            fields.get("MM", 1),
-            fields.get("DD", 1),
-            fields.get("HH", 0),
-            fields.get("mm", 0),
-            fields.get("ss", 0),
-        )
+        naive = datetime(*fields)
     except ValueError as exc:
         raise _fail(value, fmt, str(exc)) from exc
     return _localise(naive, naive_tz)
 
 
+@lru_cache(maxsize=64)  # parse() asks for every value it reads
 def has_time_of_day(fmt: str | None) -> bool:
     """Whether values in ``fmt`` carry a time of day (instants) or are calendar dates.
 
@@ -222,7 +230,7 @@ def parse(value: Any, fmt: str, naive_tz: str | tzinfo = "UTC") -> datetime:
     zone = get_zone(naive_tz)
     custom = fmt not in (ISO, UNIX, UNIX_MS)
     if custom:
-        _pattern_regex(fmt)  # an unusable format is reported before any value
+        _pattern_reader(fmt)  # an unusable format is reported before any value
         if not has_time_of_day(fmt):
             zone = UTC
     if value is None or (isinstance(value, str) and not value.strip()):

@@ -308,3 +308,13 @@ def test_preview_raw_utc_and_local():
         raw="2026-11-28 20:08:55", utc="2026-11-28 20:08:55 UTC", local="2026-11-29 01:38:55 IST"
     )
     assert preview(1782828309, UNIX, "UTC", "America/New_York").local == "2026-06-30 10:05:09 EDT"
+
+
+def test_each_format_keeps_its_own_cached_reader():
+    """The readers are cached per format string: MM and mm in either place keep their meanings."""
+    minutes = parse("2026-07-01 05", "YYYY-MM-DD mm")
+    months = parse("2026-05-01 07", "YYYY-mm-DD MM")
+    assert minutes == datetime(2026, 7, 1, 0, 5, tzinfo=UTC)
+    assert months == datetime(2026, 7, 1, 0, 5, tzinfo=UTC)
+    assert parse("2026-07-01 05", "YYYY-MM-DD mm") == minutes
+    assert parse("2026-01-07 05", "YYYY-DD-MM mm") == minutes
