@@ -34,18 +34,26 @@ SECRET_PARAM_NAMES = frozenset(
     }
 )
 
-# "Authorization: Basic abc", "Bearer abc", "api_key=abc" and friends, wherever
-# they turn up in a body echoed back by a server: (pattern, replacement).
+
+def _shortest(names):
+    """The names that contain no other: text holding none of these holds none of ``names``."""
+    return tuple(sorted(name for name in names if not any(other != name and other in name for other in names)))
+
+
+# "Authorization: Basic abc", "Bearer abc", "api_key=abc" and friends, wherever they turn up in a
+# body echoed back by a server: (pattern, replacement, the words one of which any match contains).
 _NAMES = "|".join(re.escape(n) for n in sorted(SECRET_PARAM_NAMES, key=len, reverse=True))
 _GENERIC_SECRET_PATTERNS = [
     (
         re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?(?:[a-z]+\s+)?)[^\s\"',}&]+"),
         rf"\1{MASK}",
+        ("authorization",),
     ),
-    (re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]{6,}"), rf"\1\2{MASK}"),
+    (re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]{6,}"), rf"\1\2{MASK}", ("basic", "bearer")),
     (
         re.compile(r"(?i)((?<![A-Za-z0-9_-])(?:" + _NAMES + r")[\"']?\s*[=:]\s*[\"']?)[^&\s\"',}<]+"),
         rf"\1{MASK}",
+        _shortest(SECRET_PARAM_NAMES),
     ),
 ]
 
@@ -56,9 +64,18 @@ def scrub(text, secrets=(), usernames=()):
     for a secret too short to be found inside other base64."""
     if not text:
         return ""
-    text = masker_for(secrets, usernames).mask(str(text))
-    for pattern, replacement in _GENERIC_SECRET_PATTERNS:
-        text = pattern.sub(replacement, text)
+    text = str(text)
+    # Most bodies name no credential: a pattern runs only on text holding one of its words, as
+    # lower() finds them (a 1.6 KB JSON body: 414 us -> 27 us). Sound for ASCII text only: a (?i)
+    # pattern also matches letters that lower() leaves alone ("ſ", the long s, is an s), so other
+    # text runs every pattern. The words are looked for in the text as given: masking and the
+    # patterns only put MASK in, whose characters match no letter, so a word is in what a
+    # pattern sees only if it was in the text given.
+    lowered = text.lower() if text.isascii() else None
+    text = masker_for(secrets, usernames).mask(text)
+    for pattern, replacement, words in _GENERIC_SECRET_PATTERNS:
+        if lowered is None or any(word in lowered for word in words):
+            text = pattern.sub(replacement, text)
     return text
 
 
