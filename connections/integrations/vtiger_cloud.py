@@ -134,12 +134,11 @@ def send(client, method, endpoint, *, params, headers, json_body, allow_truncate
     # Checked before any I/O: a refused write must not reach the CRM at all.
     refuse_unless_get(method, json_body, headers)
     url, query = client.url_for(endpoint)
-    connection = client.connection
     raw = client.send(
         "GET",
         url,
         params=query + params,
-        credentials=basic_credentials(connection.username, connection.get_secret("access_key")),
+        credentials=basic_credentials(client.connection.username, client.secret("access_key")),
         allow_truncated=allow_truncated,
     )
     return interpret(client, raw)

@@ -105,7 +105,7 @@ def webservice_url(client):
 def login(client):
     """Challenge and login; returns a fresh VtigerSession. Raises AuthRejected on bad credentials."""
     connection = client.connection
-    access_key = connection.get_secret("access_key")
+    access_key = client.secret("access_key")
     url = webservice_url(client)
     raw = client.send("GET", url, params=[("operation", "getchallenge"), ("username", connection.username)])
     challenge = interpret(client, raw, auth_codes=LOGIN_AUTH_CODES).result or {}
@@ -130,7 +130,7 @@ def login(client):
 
 def session_for(client, *, fresh=False):
     """The cached session for this client's connection, logging in when there is none (or `fresh`)."""
-    key = _session_key(client.connection, client.connection.get_secret("access_key"))
+    key = _session_key(client.connection, client.secret("access_key"))
     with _sessions_lock:
         cached = None if fresh else _sessions.get(key)
     if cached is not None:
@@ -152,7 +152,7 @@ def session_for(client, *, fresh=False):
 
 
 def _drop_session(client, session):
-    key = _session_key(client.connection, client.connection.get_secret("access_key"))
+    key = _session_key(client.connection, client.secret("access_key"))
     with _sessions_lock:
         if _sessions.get(key) is session:
             del _sessions[key]

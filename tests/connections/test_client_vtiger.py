@@ -63,6 +63,17 @@ def test_basic_auth_header_is_username_and_access_key(sandbox):
     assert sent[0].url.startswith(f"{sandbox.url}/restapi/v1/vtiger/default/query?query=SELECT")
 
 
+@pytest.mark.parametrize("make_connection", [vtiger_connection, selfhosted_connection])
+def test_requests_use_the_credentials_the_client_decrypted(sandbox, make_connection):
+    """The stored credentials are decrypted once, by the client: no request decrypts them again."""
+    connection = make_connection(sandbox.url)
+    with Client(connection) as client:
+        connection.secrets_encrypted = "no longer a Fernet token"
+        response = client.request("GET", "me")
+        assert client.secret("access_key") == DEMO_ACCESS_KEY and client.secret("missing") == ""
+    assert response.status == 200
+
+
 def test_query_result_is_the_rows(sandbox):
     with Client(vtiger_connection(sandbox.url)) as client:
         response = client.request("GET", "query", params=[("query", "SELECT leadstatus FROM Leads LIMIT 0,5;")])
