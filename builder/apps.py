@@ -1,7 +1,10 @@
 from django.apps import AppConfig
 from django.conf import settings
 
-from builder import expression_box
+from builder import (
+    expression_box,
+    receivers,  # noqa: F401 - importing it connects the signal receivers
+)
 
 
 class BuilderConfig(AppConfig):

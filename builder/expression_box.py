@@ -10,7 +10,8 @@ item range) runs on and freezes the process it runs in. Here it runs in a worker
 
 * each worker is ``python -m builder.expression_box`` (a subprocess speaking length-prefixed
   frames over its stdin and stdout pipes: no fork of a threaded web server, no Django; it imports
-  only ``builder.jsonata_eval`` of ours), started lazily, long-lived, compiling each expression
+  only ``builder.jsonata_eval`` of ours), started lazily (a Celery pool process starts one as it
+  starts: ``builder.receivers``), long-lived, compiling each expression
   once and keeping the last inputs it parsed;
 * the caller waits at most the time limit plus a small slack (more for a large input, which the
   worker must parse first); on overrun the worker is killed (SIGKILL) and replaced, and the caller
@@ -234,10 +235,19 @@ class ExpressionBox:
     def __exit__(self, *exc_info) -> None:
         self.close()
 
-    def start(self) -> None:
-        """Start every worker now instead of on first use."""
-        for worker in list(self._all):
-            worker.ensure()
+    def start_one_worker(self) -> None:
+        """Start the process of the worker the next evaluation gets, now rather than at that evaluation.
+
+        One is enough for a caller that evaluates one expression at a time (a Celery pool process);
+        the others still start on first use. It does not wait for the worker to be ready (the first
+        evaluation does), and a failure to start is left for that evaluation to report.
+        """
+        worker = self._acquire()
+        try:
+            with contextlib.suppress(OSError):
+                worker.ensure()
+        finally:
+            self._release(worker)
 
     def close(self) -> None:
         """Kill every worker, busy or not; evaluations in flight end with an error."""

@@ -7,6 +7,7 @@ import sys
 import threading
 
 import pytest
+from celery.signals import worker_process_init
 from django.apps import apps
 from django.urls import reverse
 
@@ -212,6 +213,26 @@ def test_the_default_box_follows_the_settings(settings):
         assert evaluate("1 + 1", {}) == 2
     finally:
         settings.EXPRESSION_WORKERS, settings.EXPRESSION_MEMORY_MB, settings.EXPRESSION_QUEUE_WAIT_MS = before
+        builder.ready()
+
+
+def test_a_celery_pool_process_starts_one_box_worker_as_it_starts(settings):
+    """Celery sends worker_process_init in each pool process as it starts: the box's next worker
+    starts then, and the first evaluation uses it; Django's start-up alone starts none."""
+    builder = apps.get_app_config("builder")
+    before = settings.EXPRESSION_WORKERS
+    settings.EXPRESSION_WORKERS = 2
+    try:
+        builder.ready()  # what Django does at start-up, in the web server and beat too
+        box = expression_box.default_box()
+        assert [worker.proc for worker in box._all] == [None, None]
+        worker_process_init.send(sender="celery@test")
+        started = [worker.proc for worker in box._all if worker.proc is not None]
+        assert len(started) == 1 and started[0].poll() is None
+        assert evaluate("1 + 1", {}) == 2
+        assert [worker.proc for worker in box._all if worker.proc is not None] == started
+    finally:
+        settings.EXPRESSION_WORKERS = before
         builder.ready()
 
 
