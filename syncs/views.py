@@ -2,7 +2,9 @@
 
 The metric page includes the panel with ``hx-get`` (and a plain link to the full page). A
 plain POST redirects back to the panel; an htmx POST re-renders the fragment. Progress
-fragments poll while work runs and stop polling with HTTP 286.
+fragments poll while work runs and stop polling with HTTP 286; each poll also swaps the panel's
+facts ("Last synced"), actions and run records out of band, so they follow the work without a
+reload, and the last one says ``metric-synced`` (``HX-Trigger``) for the rest of the page.
 """
 
 from django.shortcuts import get_object_or_404, redirect, render
@@ -17,6 +19,7 @@ from syncs.signals import describe_uses
 
 RUNS_SHOWN = 20
 STOP_POLLING = 286  # htmx stops polling on this status
+FINISHED_EVENT = "metric-synced"  # sent with the last poll's answer: the metric's card may reload
 
 
 def _metric_or_404(uuid):
@@ -104,10 +107,11 @@ def pause(request, uuid):
 def progress(request, uuid, token):
     """The Sync now progress: polls until the run under ``token`` finished, then stops with 286."""
     metric = _metric_or_404(uuid)
-    run = _run_for_token(metric, token)
+    context = _panel_context(metric, token)
+    run = context["progress_run"]
     done = run is not None and run.status != SyncRun.Status.RUNNING and run.retry_at is None
-    context = {"metric": metric, "run": run, "token": token, "done": done}
-    return render(request, "syncs/panel.html#progress", context, status=STOP_POLLING if done else 200)
+    context.update(run=run, done=done)
+    return _poll_answer(request, "syncs/panel.html#progress_live", context, done)
 
 
 @require_GET
@@ -115,9 +119,18 @@ def progress(request, uuid, token):
 def backfill(request, uuid):
     """The backfill progress bar: polls while the backfill runs, then stops with 286."""
     metric = _metric_or_404(uuid)
-    sync_state = services.sync_state_for(metric)
-    status = 200 if (sync_state.in_use and sync_state.backfill_running and not sync_state.is_paused) else STOP_POLLING
-    return render(request, "syncs/panel.html#backfill", {"metric": metric, "sync_state": sync_state}, status=status)
+    context = _panel_context(metric)
+    sync_state = context["sync_state"]
+    done = not (sync_state.in_use and sync_state.backfill_running and not sync_state.is_paused)
+    return _poll_answer(request, "syncs/panel.html#backfill_live", context, done)
+
+
+def _poll_answer(request, template, context, done):
+    """A progress poll's answer: 200 while the work runs; 286 (stop polling) and ``metric-synced`` when done."""
+    response = render(request, template, context, status=STOP_POLLING if done else 200)
+    if done:
+        response["HX-Trigger"] = FINISHED_EVENT
+    return response
 
 
 def _answer_post(request, metric, token=""):

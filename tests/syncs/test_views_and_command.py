@@ -173,3 +173,44 @@ def test_sync_now_progress_polls_while_its_run_will_be_retried(analyst_client, v
     final = analyst_client.get(reverse("syncs:progress", args=[metric.uuid, "now-b"]), **HTMX)
     assert final.status_code == 286 and "hx-trigger" not in final.content.decode()
     assert "Sync now: failed" in final.content.decode()
+
+
+@pytest.mark.django_db
+def test_each_progress_poll_swaps_last_synced_and_the_run_records_and_the_last_one_says_so(analyst_client, vtiger):
+    """The panel follows a Sync now without a reload: every poll carries the facts, actions and run
+    records out of band; the last one stops polling and sends ``metric-synced`` for the rest of the page."""
+    metric = leads_metric(vtiger, used_on="screen")
+    progress = reverse("syncs:progress", args=[metric.uuid, "now-c"])
+    SyncRunFactory(metric=metric, token="now-c", status="running", pages=2)
+
+    running = analyst_client.get(progress, **HTMX)
+    body = running.content.decode()
+    assert running.status_code == 200 and "HX-Trigger" not in running
+    assert 'id="sync-facts" hx-swap-oob="true"' in body and 'id="sync-runs" hx-swap-oob="true"' in body
+    assert 'id="sync-actions" hx-swap-oob="true"' in body and "Never" in body
+
+    synced_at = timezone.now().replace(microsecond=0)
+    SyncRun.objects.filter(token="now-c").update(status="succeeded", finished_at=synced_at, datapoints_written=7)
+    SyncState.objects.filter(metric=metric).update(last_synced_at=synced_at)
+    done = analyst_client.get(progress, **HTMX)
+    body = done.content.decode()
+    assert done.status_code == 286 and done["HX-Trigger"] == "metric-synced"
+    assert timezone.localtime(synced_at).strftime("%Y-%m-%d %H:%M:%S") in body and "Never" not in body
+    assert "Sync now: succeeded, 7 datapoints written" in body
+
+
+@pytest.mark.django_db
+def test_each_backfill_poll_swaps_the_run_records_and_the_last_one_says_so(analyst_client, vtiger):
+    metric = leads_metric(vtiger, used_on="screen")
+    url = reverse("syncs:backfill", args=[metric.uuid])
+    SyncRunFactory(metric=metric, kind="backfill", status="succeeded", finished_at=timezone.now(), pages=4)
+
+    running = analyst_client.get(url, **HTMX)
+    body = running.content.decode()
+    assert running.status_code == 200 and "HX-Trigger" not in running
+    assert 'id="sync-runs" hx-swap-oob="true"' in body and "Backfill" in body
+
+    SyncState.objects.filter(metric=metric).update(backfill_done_windows=3)
+    done = analyst_client.get(url, **HTMX)
+    assert done.status_code == 286 and done["HX-Trigger"] == "metric-synced"
+    assert 'id="sync-facts" hx-swap-oob="true"' in done.content.decode()
