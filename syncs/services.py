@@ -178,23 +178,32 @@ STUCK_MESSAGE = (
 
 
 def reap(now=None) -> dict:
-    """Close runs stuck in "running" whose worker is gone, and free dead leases so the metric syncs again."""
+    """Close runs stuck in "running" whose worker is gone, and free dead leases so the metric syncs again.
+
+    A backfill whose step was closed here goes on at once (its next step was to be queued by the
+    step that died), not after the quiet time a lost message needs: after a worker restart the
+    backfill resumes as soon as the dead worker's lease is known dead.
+    """
     now = now or timezone.now()
     stale = now - timedelta(seconds=settings.SYNC_STALE_SECONDS)
     closed = 0
+    lost_steps = set()  # metric ids whose backfill step died with its worker
     for run in SyncRun.objects.filter(status=SyncRun.Status.RUNNING, started_at__lt=stale).select_related("metric"):
         sync_state = SyncState.objects.filter(metric_id=run.metric_id).first()
         if sync_state is not None and sync_state.claimed_by == run.token and holder_alive(sync_state, now):
             continue
-        closed += SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING).update(
+        closed_now = SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING).update(
             status=SyncRun.Status.FAILED, finished_at=now, error=STUCK_MESSAGE, error_kind="worker_lost"
         )
+        closed += closed_now
+        if closed_now and run.kind == SyncRun.Kind.BACKFILL:
+            lost_steps.add(run.metric_id)
     freed = (
         SyncState.objects.exclude(claimed_by="")
         .filter(_dead(now))
         .update(claimed_by="", claimed_at=None, heartbeat_at=None, next_sync_at=now)
     )
-    restarted = _restart_stalled_backfills(now)
+    restarted = _restart_stalled_backfills(now, lost_steps)
     if closed or freed or restarted:
         logger.warning(
             "Reaper: %d stuck runs closed, %d dead leases freed, %d backfills restarted", closed, freed, restarted
@@ -202,18 +211,25 @@ def reap(now=None) -> dict:
     return {"runs_closed": closed, "leases_freed": freed, "backfills_restarted": restarted}
 
 
-def _restart_stalled_backfills(now):
-    """A backfill whose next step was lost (a broker restart) gets a new one.
+def _restart_stalled_backfills(now, lost_steps=()):
+    """A backfill whose next step was lost gets a new one: at once when its step died with its
+    worker (``lost_steps``, the lease free again), after a quiet time when its next step's message
+    may still be on its way (a broker restart loses it; a busy queue only delays it).
 
     The step is queued by the task's name: ``syncs.tasks`` imports this module, not the reverse.
     """
     quiet_since = now - timedelta(seconds=2 * settings.SYNC_STALE_SECONDS)
     stalled = []
-    candidates = SyncState.objects.filter(
-        in_use=True, status=Status.ACTIVE, claimed_by="", updated_at__lt=quiet_since
-    ).exclude(backfill_total_windows=0)
+    candidates = (
+        SyncState.objects.filter(in_use=True, status=Status.ACTIVE, claimed_by="")
+        .filter(Q(updated_at__lt=quiet_since) | Q(metric_id__in=lost_steps))
+        .exclude(backfill_total_windows=0)
+    )
     for sync_state in candidates:
         if not sync_state.backfill_running:
+            continue
+        if sync_state.metric_id in lost_steps:
+            stalled.append(sync_state.metric_id)
             continue
         recent = SyncRun.objects.filter(
             metric_id=sync_state.metric_id, kind=SyncRun.Kind.BACKFILL, started_at__gte=quiet_since
