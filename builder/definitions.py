@@ -18,11 +18,14 @@ A *definition* is a plain JSON-able dict, exactly what export writes and import 
       "expression": "result.{\"date\": closingdate, \"value\": $number(amount)}",
       "aggregation": "sum",
       "number_format": "currency",
+      "currency": "EUR",                            # ISO 4217, see builder.currencies
       "favourable_trend": "up",
       "sync": {"interval_minutes": 60, "window_days": 7, "history_days": 365}
     }
 
-``date.field`` is our one addition to product.md: the response field the analyst chose in the
+``currency`` and ``date.field`` are our additions to product.md. ``currency`` is an ISO 4217 code
+of ``builder.currencies``, shown only when ``number_format`` is ``currency``, and optional on
+import (settings.DEFAULT_CURRENCY when absent). ``date.field`` is the response field the analyst chose in the
 wizard's date step (``Metric.date_field``). It is written only when set, and optional on import.
 With ``date.mode == "field"``, ``format`` (a ``builder.dates`` format name or a custom pattern)
 is required and ``timezone`` (for naive values) defaults to the connection's data time zone.
@@ -68,7 +71,7 @@ from typing import Any
 
 from django.conf import settings
 
-from builder import dates, pagination, placeholders, timeframes, transform, validators, vtql
+from builder import currencies, dates, pagination, placeholders, timeframes, transform, validators, vtql
 from builder.keyvalue import from_pairs
 from builder.keyvalue import validate as validate_rows
 from builder.models import Aggregation, DateMode, Metric, NumberFormat, Trend
@@ -110,6 +113,7 @@ TOP_KEYS = (
     "expression",
     "aggregation",
     "number_format",
+    "currency",
     "favourable_trend",
     "sync",
 )
@@ -162,6 +166,7 @@ def from_metric(metric: Metric) -> dict:
         "expression": metric.expression,
         "aggregation": metric.aggregation,
         "number_format": metric.number_format,
+        "currency": metric.currency,
         "favourable_trend": metric.favourable_trend,
         "sync": {
             "interval_minutes": metric.interval_minutes,
@@ -526,6 +531,9 @@ def validate(definition: Any, *, connection_lookup=by_name, path: str = "") -> t
         ("favourable_trend", tuple(Trend.values)),
     ):
         cleaned[key] = check.choice(definition.get(key, DEFAULTS[key]), (key,), choices)
+    cleaned["currency"] = check.choice(
+        definition.get("currency", currencies.default_code()), ("currency",), tuple(currencies.CURRENCIES)
+    )
 
     cleaned["sync"] = _sync(check, definition.get("sync", DEFAULTS["sync"]))
     return cleaned, check.errors
@@ -555,6 +563,7 @@ def apply_to_metric(metric: Metric, cleaned: dict) -> Metric:
     metric.expression = cleaned["expression"]
     metric.aggregation = cleaned["aggregation"]
     metric.number_format = cleaned["number_format"]
+    metric.currency = cleaned["currency"]
     metric.favourable_trend = cleaned["favourable_trend"]
     metric.interval_minutes = sync["interval_minutes"]
     metric.window_days = sync["window_days"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django import forms
 
-from builder import dates, keyvalue, pagination, placeholders, timeframes
+from builder import currencies, dates, keyvalue, pagination, placeholders, timeframes
 from builder.models import Aggregation, DateMode, Metric, NumberFormat, Trend
 from builder.validators import validate_name
 from connections import safejson
@@ -205,6 +205,13 @@ class NameForm(forms.Form):
     description = forms.CharField(label="Description", required=False, widget=forms.Textarea(attrs={"rows": 3}))
     aggregation = forms.ChoiceField(label="Data Aggregation", choices=Aggregation.choices)
     number_format = forms.ChoiceField(label="Number format", choices=NumberFormat.choices)
+    # Not required: a client that sends no currency keeps the draft's (or the default).
+    currency = forms.ChoiceField(
+        label="Currency",
+        choices=currencies.CHOICES,
+        required=False,
+        help_text="Shown with the value when the number format is Currency.",
+    )
     favourable_trend = forms.ChoiceField(label="Favourable trend", choices=Trend.choices, widget=forms.RadioSelect)
 
     def __init__(self, *args, metric: Metric | None = None, **kwargs):

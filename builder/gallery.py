@@ -81,6 +81,7 @@ def _item(
     date: dict,
     aggregation: str = "sum",
     number_format: str = "number",
+    currency: str | None = None,
     trend: str = "up",
 ) -> Item:
     snapshot = date["mode"] == DateMode.DYNAMIC
@@ -102,6 +103,7 @@ def _item(
             "expression": expression,
             "aggregation": aggregation,
             "number_format": number_format,
+            **({"currency": currency} if currency else {}),
             "favourable_trend": trend,
             "sync": dict(SNAPSHOT_SYNC if snapshot else FIELD_SYNC),
         },
@@ -181,6 +183,7 @@ ITEMS: tuple[Item, ...] = (
         'result.{"date": closingdate, "value": $number(amount)}',
         date=_by("closingdate", DATE),
         number_format="currency",
+        currency="USD",  # Vtiger amounts are in the CRM's base currency, USD on the sandbox
     ),
     _item(
         "average-deal-won",
@@ -194,6 +197,7 @@ ITEMS: tuple[Item, ...] = (
         date=_by("closingdate", DATE),
         aggregation="average",
         number_format="currency",
+        currency="USD",  # Vtiger amounts are in the CRM's base currency, USD on the sandbox
     ),
     _item(
         "deals-lost",
@@ -217,6 +221,7 @@ ITEMS: tuple[Item, ...] = (
         date=DYNAMIC,
         aggregation="latest",
         number_format="currency",
+        currency="USD",  # Vtiger amounts are in the CRM's base currency, USD on the sandbox
     ),
     _item(
         "new-tickets",
@@ -273,6 +278,7 @@ ITEMS: tuple[Item, ...] = (
         'result.{"date": invoicedate, "value": $number(hdnGrandTotal)}',
         date=_by("invoicedate", DATE),
         number_format="currency",
+        currency="USD",  # Vtiger amounts are in the CRM's base currency, USD on the sandbox
     ),
     _item(
         "invoices-paid",

@@ -14,7 +14,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from builder import dates, timeframes, transform
+from builder import currencies, dates, timeframes, transform
 
 
 class DateMode(models.TextChoices):
@@ -98,6 +98,8 @@ class Metric(models.Model):
     expression = models.TextField()
     aggregation = models.CharField(max_length=10, choices=Aggregation.choices, default=Aggregation.SUM)
     number_format = models.CharField(max_length=10, choices=NumberFormat.choices, default=NumberFormat.NUMBER)
+    # ISO 4217; shown (with its symbol) only when number_format is currency.
+    currency = models.CharField(max_length=3, choices=currencies.CHOICES, default=currencies.default_code)
     favourable_trend = models.CharField(max_length=4, choices=Trend.choices, default=Trend.UP)
 
     interval_minutes = models.PositiveIntegerField(default=60)

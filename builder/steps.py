@@ -18,6 +18,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from builder import (
+    currencies,
     dates,
     definitions,
     fetching,
@@ -546,7 +547,8 @@ def store_typed_expression(draft: Draft, expression: str) -> None:
 def name_initial(draft: Draft) -> dict:
     definition = draft.definition
     return {key: definition.get(key, "") for key in ("name", "description", "aggregation", "number_format")} | {
-        "favourable_trend": definition.get("favourable_trend") or "up"
+        "currency": definition.get("currency") or currencies.default_code(),
+        "favourable_trend": definition.get("favourable_trend") or "up",
     }
 
 
@@ -556,7 +558,7 @@ def store_name(draft: Draft, data) -> None:
     The form sends a hidden "0" before the checkbox's "1", so ticked reads "1", unticked "0";
     absent keeps the default (on).
     """
-    for key in ("name", "description", "aggregation", "number_format", "favourable_trend"):
+    for key in ("name", "description", "aggregation", "number_format", "currency", "favourable_trend"):
         if key in data:
             draft.definition[key] = data.get(key, "").strip() if key == "name" else data.get(key, "")
     screen = data.getlist("add_to_screen")

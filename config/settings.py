@@ -187,6 +187,7 @@ AXES_RESET_ON_SUCCESS = True
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_timezone("TIME_ZONE", "UTC")
+DEFAULT_CURRENCY = env_str("DEFAULT_CURRENCY", "USD")  # ISO 4217, a code in builder.currencies
 USE_I18N = True
 USE_TZ = True
 
