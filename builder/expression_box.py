@@ -74,8 +74,36 @@ FRAME = struct.Struct("!I")
 CHUNK = 1 << 20
 
 
+# Inputs packed once and answered from memory (``keep_packed``): id(data) -> (data, payload, format, digest).
+# Holding ``data`` keeps its id from being reused by another object while the entry lives.
+_packed: collections.OrderedDict[int, tuple[Any, bytes, str, str]] = collections.OrderedDict()
+_packed_lock = threading.Lock()
+
+
+def keep_packed(data: Any) -> None:
+    """From now on, ``pack`` answers for this very object from memory, and ``digest`` for its bytes.
+
+    For an input evaluated again and again (the live editor's stored response: 12 ms to pickle
+    and 4 ms to digest each keystroke for 5,000 Vtiger Leads). The caller promises never to change
+    ``data`` afterwards. The last ``KEPT_INPUTS`` objects are kept, as a worker keeps its inputs.
+    """
+    payload, payload_format = _pack(data)
+    with _packed_lock:
+        _packed[id(data)] = (data, payload, payload_format, _digest(payload))
+        while len(_packed) > KEPT_INPUTS:
+            _packed.popitem(last=False)
+
+
 def pack(data: Any) -> tuple[bytes, str]:
     """``data`` as bytes for the worker, and their format: a pickle, or JSON if it will not pickle."""
+    with _packed_lock:
+        kept = _packed.get(id(data))
+    if kept is not None and kept[0] is data:
+        return kept[1], kept[2]
+    return _pack(data)
+
+
+def _pack(data: Any) -> tuple[bytes, str]:
     try:
         try:
             return pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL), "pickle"
@@ -88,6 +116,15 @@ def pack(data: Any) -> tuple[bytes, str]:
 
 
 def digest(payload: bytes) -> str:
+    """The key a worker holds ``payload``'s input by (remembered for the bytes of a ``keep_packed`` input)."""
+    with _packed_lock:
+        for _, kept_payload, _, kept_digest in _packed.values():
+            if kept_payload is payload:
+                return kept_digest
+    return _digest(payload)
+
+
+def _digest(payload: bytes) -> str:
     return hashlib.blake2b(payload, digest_size=16).hexdigest()
 
 

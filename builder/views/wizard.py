@@ -46,10 +46,13 @@ class DraftClosed(Exception):
         self.closed = closed
 
 
-def _draft(request, uuid, lock=False) -> Draft:
+def _draft(request, uuid, lock=False, without_response=False) -> Draft:
     """The current user's draft; DraftClosed once saved or discarded; else 404 (another user's draft
-    does not exist for you). ``lock``: the row locked for this transaction (a second Save waits)."""
+    does not exist for you). ``lock``: the row locked for this transaction (a second Save waits).
+    ``without_response``: the stored response is left in the database until read (``steps.stored_response``)."""
     drafts = Draft.objects.select_for_update() if lock else Draft.objects.select_related("metric")
+    if without_response:
+        drafts = drafts.defer("response")
     draft = drafts.filter(uuid=uuid, owner=request.user).first()
     if draft is None:
         closed = ClosedDraft.objects.select_related("metric").filter(uuid=uuid, owner=request.user).first()
@@ -361,7 +364,9 @@ def expression_step(request, draft):
 @require_POST
 @_closed_drafts_lead_on
 def evaluate(request, draft):
-    draft = _draft(request, draft)
+    """The live editor's evaluation, on each pause in typing: what was typed is saved, and evaluated
+    against the stored response, which this process reads from the database once per Send."""
+    draft = _draft(request, draft, without_response=True)
     expression = request.POST.get("expression", "")
     steps.store_typed_expression(draft, expression)
     result = steps.evaluation(draft, expression, timeframes.user_zone(request.user)) if expression.strip() else None

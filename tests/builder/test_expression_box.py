@@ -245,3 +245,14 @@ def test_an_input_nested_too_deeply_is_refused_in_words():
             evaluate("$count(a)", deep, max_input_bytes=limit)
         assert caught.value.code == "INPUT_TOO_DEEP"
         assert caught.value.message.startswith("The response is nested too deeply to evaluate")
+
+
+def test_an_input_kept_packed_is_packed_once_and_others_as_always():
+    kept = {"result": [{"amount": str(n)} for n in range(100)]}
+    expression_box.keep_packed(kept)
+    payload, payload_format = expression_box.pack(kept)
+    assert expression_box.pack(kept)[0] is payload, "the same bytes, not packed again"
+    assert expression_box.digest(payload) == expression_box.digest(bytes(payload))
+    equal = {"result": [{"amount": str(n)} for n in range(100)]}
+    assert expression_box.pack(equal)[0] is not payload and expression_box.pack(equal) == (payload, payload_format)
+    assert evaluate("$sum(result.$number(amount))", kept) == 4950
