@@ -27,8 +27,9 @@ Semantics
   the zone ``tz`` (by default the range's zone). Each bucket is returned, in order, as a
   :class:`Point` ``(start, value)`` where ``start`` is the bucket's local calendar start (the
   first week or month may start before the range; its value only covers the part inside the
-  range). **An empty bucket has the value None** (Count included), so a chart shows a gap
-  rather than a made-up zero; a total over a range without datapoints is None likewise.
+  range). **An empty bucket has the value None** (Count included): the database has nothing
+  there; a total over a range without datapoints is None likewise. How a screen draws an
+  empty bucket (0 for Sum and Count, a gap for the others) is :func:`dashboards.reading.drawn`.
 * **Calendar dates.** A metric whose dates have no time of day (``Metric.date_kind`` is
   ``calendar``: ``closingdate``, ``2026-10-15``) stores each date as midnight UTC of that date
   (see :mod:`builder.dates`). A date counts in a range when its local day starts inside it, the

@@ -6,9 +6,16 @@ One place for the Metrics screen, the metric page and databoard tiles, all throu
 
 from dataclasses import dataclass
 
+from django.utils import timezone
+
 from builder import timeframes
+from builder.models import Aggregation
 from dashboards import comparison, queries
 from syncs import history
+
+# A bucket without datapoints is a real 0 for a Sum or a Count (nothing was won that day), and
+# has no value at all for an Average, Min, Max or Latest value: the chart leaves a gap there.
+ZERO_WHEN_EMPTY = frozenset({Aggregation.SUM, Aggregation.COUNT})
 
 
 @dataclass(frozen=True)
@@ -24,7 +31,8 @@ class Summary:
     syncing: str = ""
 
     def chart_data(self):
-        """JSON-ready series for the chart script: labels (local dates) and values (None = gap)."""
+        """JSON-ready series for the chart script: labels (local dates) and values (None = gap),
+        one per bucket of the range."""
         fmt = "%Y-%m" if self.by == "month" else "%Y-%m-%d"
         return {
             "labels": [point.start.strftime(fmt) for point in self.series],
@@ -43,6 +51,17 @@ def bucket_for(current: timeframes.Range) -> str:
     return "month"
 
 
+def drawn(points, aggregation: str, now=None) -> list:
+    """Every bucket of ``points`` as a screen shows it: an empty bucket (None from
+    :mod:`dashboards.queries`) is 0 for a Sum or a Count, except a bucket that has not begun
+    yet (a custom range ending in the future), which has no value so far; other aggregations
+    keep None, a gap."""
+    if aggregation not in ZERO_WHEN_EMPTY:
+        return points
+    now = now or timezone.now()
+    return [queries.Point(point.start, 0) if point.value is None and point.start <= now else point for point in points]
+
+
 def summarise(metric, current: timeframes.Range, by: str | None = None) -> Summary:
     return summarise_many([metric], current, by)[0]
 
@@ -57,6 +76,7 @@ def summarise_many(metrics, current: timeframes.Range, by: str | None = None) ->
     charts = queries.series(metrics, current, by)
     synced = history.of(metrics)
     since = timeframes.previous(current).start
+    now = timezone.now()
     return [
         Summary(
             metric=metric,
@@ -66,7 +86,7 @@ def summarise_many(metrics, current: timeframes.Range, by: str | None = None) ->
                 *values[metric.pk], metric.favourable_trend, comparison.comparable(synced[metric.pk], since)
             ),
             by=by,
-            series=charts[metric.pk],
+            series=drawn(charts[metric.pk], metric.aggregation, now),
             syncing=synced[metric.pk].hint(since),
         )
         for metric in metrics

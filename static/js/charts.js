@@ -3,6 +3,20 @@
   "use strict";
   var COLOURS = { line: "#2a5bd7", fill: "rgba(42, 91, 215, 0.12)" };
 
+  // A value with no value on either side draws no line: its point is shown, or it would be invisible.
+  function isolated(values, index) {
+    return values[index] !== null
+      && (index === 0 || values[index - 1] === null)
+      && (index === values.length - 1 || values[index + 1] === null);
+  }
+
+  function pointRadius(values, spark) {
+    return function (context) {
+      if (isolated(values, context.dataIndex)) return spark ? 2 : 3;
+      return spark ? 0 : 2;
+    };
+  }
+
   function draw(canvas) {
     if (canvas.dataset.drawn || typeof Chart === "undefined") return;
     var source = document.getElementById(canvas.dataset.chart);
@@ -17,7 +31,7 @@
         labels: data.labels,
         datasets: [{
           data: data.values, borderColor: COLOURS.line, backgroundColor: type === "bar" ? COLOURS.line : COLOURS.fill,
-          fill: type === "line", tension: 0.25, pointRadius: spark ? 0 : 2, spanGaps: false, borderWidth: spark ? 1.5 : 2
+          fill: type === "line", tension: 0.25, pointRadius: pointRadius(data.values, spark), spanGaps: false, borderWidth: spark ? 1.5 : 2
         }]
       },
       options: {

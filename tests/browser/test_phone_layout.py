@@ -1,7 +1,10 @@
-"""The wizard, the Metrics screen and a databoard on a 390 x 844 phone, in Chromium.
+"""The wizard, the Metrics screen and a databoard on a 390 x 844 phone, in Chromium, and how
+their sparse charts are drawn.
 
 A phone user must never scroll sideways to reach a control, and the query box and the
 JSONata editor must be wide enough to read a query (at least 300 px of a 390 px screen).
+A sparse chart is drawn as zeros (Sum, Count) or as gaps with every lone value still visible
+(Average, Min, Max, Latest value), never as broken fragments.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -9,10 +12,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.sync_api import expect
 
-from builder.models import Metric
+from builder.models import Aggregation, Metric
 from dashboards.models import Databoard, Tile
 from syncs.models import Datapoint
 from tests.connections.factories import vtiger_connection
+from tests.factories import MetricFactory, datapoints
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -127,3 +131,33 @@ def test_the_metrics_screen_and_a_databoard_fit_a_phone(page, login, analyst_use
 
     page.goto(f"/dashboards/metrics/{deals.uuid}/reading/")
     _no_sideways_scroll(page, "the metric's values")
+
+
+# The values Chart.js draws for a tile's chart, and the radius of each point.
+DRAWN = """(uuid) => {
+  const chart = Chart.getChart(document.querySelector(`[data-metric="${uuid}"] canvas`));
+  return {values: chart.data.datasets[0].data, radii: chart.getDatasetMeta(0).data.map(p => p.options.radius)};
+}"""
+
+
+def test_a_sparse_chart_draws_zeros_or_gaps_with_lone_values_visible(page, login, analyst_user):
+    now = datetime.now(UTC)
+    sparse = [(now - timedelta(days=days), 8.0) for days in (3, 10, 11)]  # 3 days ago alone, 10 and 11 together
+    won = MetricFactory(current=True, name="Won amount", aggregation=Aggregation.SUM, used_on="screen")
+    average = MetricFactory(current=True, name="Average deal", aggregation=Aggregation.AVERAGE, used_on="screen")
+    datapoints(won, sparse)
+    datapoints(average, sparse)
+    login(analyst_user)
+    page.goto("/?range=last_30_days")
+
+    won_chart = page.evaluate(DRAWN, str(won.uuid))
+    assert len(won_chart["values"]) == 30
+    assert None not in won_chart["values"] and won_chart["values"].count(0) == 27
+
+    average_chart = page.evaluate(DRAWN, str(average.uuid))
+    values, radii = average_chart["values"], average_chart["radii"]
+    assert len(values) == 30 and values.count(None) == 27
+    lone = values.index(8.0, 20)  # 3 days ago, with a gap on either side
+    assert values[lone - 1] is None and values[lone + 1] is None
+    assert radii[lone] > 0, "a value alone between two gaps must show as a point"
+    assert all(radius == 0 for index, radius in enumerate(radii) if index != lone), "a sparkline shows no other points"
