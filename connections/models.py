@@ -104,12 +104,6 @@ class Connection(models.Model):
     def has_secret(self, name):
         return bool(self.secrets_encrypted) and bool(self.get_secret(name))
 
-    def secret_values(self):
-        """Every stored credential's plaintext; used only to scrub messages."""
-        if not self.secrets_encrypted:
-            return []
-        return [v for v in self._secret_dict().values() if v]
-
     def masked_secret(self, name):
         """`••••3f9a` (the last four characters) or `••••` for short or missing values."""
         value = self.get_secret(name) if self.secrets_encrypted else ""
