@@ -90,7 +90,7 @@ def read(alert: Alert, now: datetime | None = None) -> Reading:
 def threshold_text(alert: Alert) -> str:
     if alert.condition == Alert.Condition.CHANGE:
         return f"{alert.threshold:g}%"
-    return metric_value(alert.threshold, alert.metric.number_format)
+    return metric_value(alert.threshold, alert.metric.number_format, alert.metric.currency)
 
 
 def describe(alert: Alert) -> str:
@@ -102,15 +102,15 @@ def describe(alert: Alert) -> str:
 def message(alert: Alert, reading: Reading) -> str:
     """The plain-words news: "Deals won (amount) went above 10,000: 12,500 today"."""
     metric = alert.metric
-    fmt = metric.number_format
     period = reading.range.label.lower()
-    value = metric_value(reading.value, fmt)
+    value = metric_value(reading.value, metric.number_format, metric.currency)
     if alert.condition == Alert.Condition.CHANGE:
         compared = reading.comparison
+        previous = metric_value(compared.previous, metric.number_format, metric.currency)
         verb = "rose" if compared.direction == "up" else "fell"
         return (
             f"{metric.name} {verb} by {abs(compared.percent):.1f}% (more than {threshold_text(alert)}): "
-            f"{value} {period}, against {metric_value(compared.previous, fmt)} the period before"
+            f"{value} {period}, against {previous} the period before"
         )
     verb = "went above" if alert.condition == Alert.Condition.ABOVE else "went below"
     return f"{metric.name} {verb} {threshold_text(alert)}: {value} {period}"

@@ -132,11 +132,11 @@ class Row:
 
     @property
     def value_text(self) -> str:
-        return metric_value(self.value, self.metric.number_format)
+        return metric_value(self.value, self.metric.number_format, self.metric.currency)
 
     @property
     def previous_text(self) -> str:
-        return metric_value(self.comparison.previous, self.metric.number_format)
+        return metric_value(self.comparison.previous, self.metric.number_format, self.metric.currency)
 
     @property
     def percent_text(self) -> str:
@@ -144,7 +144,7 @@ class Row:
 
     @property
     def change_text(self) -> str:
-        return signed(self.comparison.change, self.metric.number_format)
+        return signed(self.comparison.change, self.metric.number_format, self.metric.currency)
 
     @property
     def comparable(self) -> bool:

@@ -32,6 +32,7 @@ EXAMPLE = {
     "expression": 'result.{"date": closingdate, "value": $number(amount)}',
     "aggregation": "sum",
     "number_format": "currency",
+    "currency": "USD",
     "favourable_trend": "up",
     "sync": {"interval_minutes": 60, "window_days": 7, "history_days": 365},
 }

@@ -142,7 +142,16 @@ def test_below_message(metric, analyst_user):
     alert = make_alert(metric, analyst_user, condition="below", threshold=500, date_range="last_7_days")
     point(metric, NOW - timedelta(days=2), 120.5)
     event = alerts.evaluate(alert, NOW)
-    assert event.message == "Deals won (amount) went below 500.00: 120.50 last 7 days"
+    assert event.message == "Deals won (amount) went below $500.00: $120.50 last 7 days"
+
+
+def test_the_message_shows_the_metrics_currency(metric, analyst_user):
+    metric.number_format, metric.currency = "currency", "JPY"
+    metric.save()
+    alert = make_alert(metric, analyst_user, condition="below", threshold=500, date_range="last_7_days")
+    point(metric, NOW - timedelta(days=2), 120.5)
+    event = alerts.evaluate(alert, NOW)
+    assert event.message == "Deals won (amount) went below ¥500: ¥121 last 7 days"
 
 
 @pytest.mark.parametrize(

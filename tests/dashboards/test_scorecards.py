@@ -73,7 +73,7 @@ def test_build_values_changes_and_colours_for_both_trends(analyst_user, four_met
     revenue = rows["Revenue"]
     assert (revenue.value, revenue.comparison.previous) == (301, 150.5)
     assert revenue.comparison.percent == pytest.approx(100)
-    assert (revenue.colour, revenue.value_text, revenue.change_text) == ("green", "301.00", "+150.50")
+    assert (revenue.colour, revenue.value_text, revenue.change_text) == ("green", "$301.00", "+$150.50")
     assert revenue.percent_text == "+100.0%"
 
     churn = rows["Churned accounts"]
@@ -121,7 +121,7 @@ def test_text_and_html_bodies(analyst_user, four_metrics):
 
     text = rendered.text
     assert "Sales weekly" in text and "Last week" in text and "Times in UTC" in text
-    assert "Revenue\n  301.00   +100.0% (+150.50) better · was 150.50" in text
+    assert "Revenue\n  $301.00   +100.0% (+$150.50) better · was $150.50" in text
     assert "Churned accounts\n  6   +50.0% (+2) worse · was 4" in text
     assert "Refunds\n  —   — (—) · was —" in text
     assert "<" not in text.replace("<alan", "")  # plain text, no markup

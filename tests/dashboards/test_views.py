@@ -69,9 +69,9 @@ def test_days_start_at_midnight_in_the_viewers_zone(analyst_client, analyst_user
     add_use(metric, "screen")
     today = analyst_client.get(reverse("home"), {"range": "today"}, headers={"HX-Request": "true"})
     assert "<html" not in today.content.decode()
-    assert ">7.00<" in today.content.decode()
+    assert ">$7.00<" in today.content.decode()
     yesterday = analyst_client.get(reverse("home"), {"range": "yesterday"}).content.decode()
-    assert ">3.00<" in yesterday
+    assert ">$3.00<" in yesterday
 
 
 def test_custom_range_errors_are_explained(analyst_client, metric):
@@ -89,7 +89,7 @@ def test_metric_values_chart_data_csv_and_json(analyst_client, metric):
     query = {"range": "last_7_days"}
 
     reading = analyst_client.get(reverse("dashboards:reading", args=[metric.uuid]), query).content.decode()
-    assert 'tile-value">15.00' in reading  # 1 + 2 + 3 + 4 + 5
+    assert 'tile-value">$15.00' in reading  # 1 + 2 + 3 + 4 + 5
     chart = json.loads(reading.split(f'id="chart-{metric.uuid.hex}" type="application/json">')[1].split("</script>")[0])
     assert len(chart["labels"]) == 7
     assert sum(v for v in chart["values"] if v) == 15
