@@ -5,15 +5,43 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('builder', '0003_closeddraft'),
+        ("builder", "0003_closeddraft"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='metric',
-            name='currency',
-            field=models.CharField(choices=[('USD', 'USD ($)'), ('EUR', 'EUR (€)'), ('GBP', 'GBP (£)'), ('JPY', 'JPY (¥)'), ('INR', 'INR (₹)'), ('CHF', 'CHF'), ('CAD', 'CAD (CA$)'), ('AUD', 'AUD (A$)'), ('NZD', 'NZD (NZ$)'), ('CNY', 'CNY (CN¥)'), ('HKD', 'HKD (HK$)'), ('SGD', 'SGD'), ('KRW', 'KRW (₩)'), ('SEK', 'SEK'), ('NOK', 'NOK'), ('DKK', 'DKK'), ('PLN', 'PLN'), ('CZK', 'CZK'), ('BRL', 'BRL (R$)'), ('MXN', 'MXN (MX$)'), ('ZAR', 'ZAR'), ('AED', 'AED'), ('ILS', 'ILS (₪)'), ('TRY', 'TRY')], default=builder.currencies.default_code, max_length=3),
+            model_name="metric",
+            name="currency",
+            field=models.CharField(
+                choices=[
+                    ("USD", "USD ($)"),
+                    ("EUR", "EUR (€)"),
+                    ("GBP", "GBP (£)"),
+                    ("JPY", "JPY (¥)"),
+                    ("INR", "INR (₹)"),
+                    ("CHF", "CHF"),
+                    ("CAD", "CAD (CA$)"),
+                    ("AUD", "AUD (A$)"),
+                    ("NZD", "NZD (NZ$)"),
+                    ("CNY", "CNY (CN¥)"),
+                    ("HKD", "HKD (HK$)"),
+                    ("SGD", "SGD"),
+                    ("KRW", "KRW (₩)"),
+                    ("SEK", "SEK"),
+                    ("NOK", "NOK"),
+                    ("DKK", "DKK"),
+                    ("PLN", "PLN"),
+                    ("CZK", "CZK"),
+                    ("BRL", "BRL (R$)"),
+                    ("MXN", "MXN (MX$)"),
+                    ("ZAR", "ZAR"),
+                    ("AED", "AED"),
+                    ("ILS", "ILS (₪)"),
+                    ("TRY", "TRY"),
+                ],
+                default=builder.currencies.default_code,
+                max_length=3,
+            ),
         ),
     ]
