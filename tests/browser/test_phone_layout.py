@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 from builder.models import Aggregation, Metric
 from dashboards.models import Databoard, Tile
 from syncs.models import Datapoint
+from tests.browser.journeys import write_won_deals_query
 from tests.connections.factories import vtiger_connection
 from tests.factories import MetricFactory, datapoints
 
@@ -55,18 +56,7 @@ def test_the_wizard_fits_a_phone(page, login, analyst_user, sandbox):
 
     expect(page.get_by_role("heading", name="Prepare API Request")).to_be_visible()
     _no_sideways_scroll(page, "Prepare API Request")
-    page.get_by_label("Module").select_option("Potentials")
-    page.get_by_role("button", name="Load fields").click()
-    page.locator('input[name="vtql_fields"][value="amount"]').check()
-    page.locator('input[name="vtql_fields"][value="closingdate"]').check()
-    page.get_by_label("Date field (limited to the dynamic range)").select_option("closingdate")
-    page.get_by_label("Conditions").select_option("sales_stage=Closed Won")
-    page.get_by_role("button", name="Write query").click()
-    query = page.get_by_label("Parameter 1 value")
-    expect(query).to_have_value(
-        "SELECT amount, closingdate FROM Potentials WHERE sales_stage = 'Closed Won' AND "
-        "closingdate >= '{{start:YYYY-MM-DD}}' AND closingdate <= '{{end:YYYY-MM-DD}}';"
-    )
+    query = write_won_deals_query(page)
     _no_sideways_scroll(page, "Prepare API Request with the VTQL helper's fields")
     assert _width(query) >= USABLE, f"the query box is {_width(query)} px wide"
     page.get_by_role("button", name="Send request").click()

@@ -8,6 +8,7 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from builder.models import Metric
+from tests.browser.journeys import write_won_deals_query
 from tests.connections.factories import vtiger_connection
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -46,18 +47,7 @@ def test_newcomer_builds_deals_won_amount(page, login, analyst_user, sandbox):
     # Step 1: the VTQL helper writes the query.
     expect(page.get_by_role("heading", name="Prepare API Request")).to_be_visible()
     expect(page.get_by_role("link", name="API Docs")).to_be_visible()
-    page.get_by_label("Module").select_option("Potentials")
-    page.get_by_role("button", name="Load fields").click()
-    page.locator('input[name="vtql_fields"][value="amount"]').check()
-    page.locator('input[name="vtql_fields"][value="closingdate"]').check()
-    page.get_by_label("Date field (limited to the dynamic range)").select_option("closingdate")
-    page.get_by_label("Conditions").select_option("sales_stage=Closed Won")
-    page.get_by_role("button", name="Write query").click()
-    query = page.get_by_label("Parameter 1 value")
-    expect(query).to_have_value(
-        "SELECT amount, closingdate FROM Potentials WHERE sales_stage = 'Closed Won' AND "
-        "closingdate >= '{{start:YYYY-MM-DD}}' AND closingdate <= '{{end:YYYY-MM-DD}}';"
-    )
+    write_won_deals_query(page)
     page.get_by_role("button", name="Send request").click()
     expect(page.get_by_test_id("json-tree")).to_be_visible()
     expect(page.locator('[data-meta="status"]')).to_have_text("200")

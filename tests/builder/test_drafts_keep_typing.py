@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from builder.models import Draft
+from tests.builder.wizard_requests import send_query
 
 pytestmark = pytest.mark.django_db
 
@@ -15,25 +16,6 @@ HX = {"HTTP_HX_REQUEST": "true"}
 def _draft(client, connection) -> Draft:
     client.post(reverse("builder:start"), {"connection": str(connection.uuid)})
     return Draft.objects.latest("created_at")
-
-
-def _send(client, draft, query):
-    req = draft.definition["request"]
-    data = {
-        "connection": draft.definition["connection"],
-        "endpoint": req["endpoint"],
-        "method": "GET",
-        "pagination": "none",
-        "pagination_options": "",
-        "preview_range": draft.preview_range,
-        "body": "",
-        "params-TOTAL_FORMS": "1",
-        "params-0-key": "query",
-        "params-0-value": query,
-    }
-    client.post(reverse("builder:send", args=[draft.uuid]), data)
-    draft.refresh_from_db()
-    assert draft.response is not None
 
 
 def _editor_text(page) -> str:
@@ -46,7 +28,7 @@ def _editor_text(page) -> str:
 
 def test_the_live_evaluation_saves_what_was_typed_and_the_step_shows_it(analyst_client, vtiger):
     draft = _draft(analyst_client, vtiger)
-    _send(analyst_client, draft, "SELECT amount FROM Potentials LIMIT 3;")
+    send_query(analyst_client, draft, "SELECT amount FROM Potentials LIMIT 3;")
     url = reverse("builder:expression", args=[draft.uuid])
     assert analyst_client.post(url, {"expression": "$sum(result.", "action": "evaluate"}).status_code == 200
     # Typed on: each live evaluation (the one request per pause in typing) saves the text.
@@ -58,7 +40,7 @@ def test_the_live_evaluation_saves_what_was_typed_and_the_step_shows_it(analyst_
 
 def test_an_invalid_expression_typed_last_is_what_comes_back(analyst_client, vtiger):
     draft = _draft(analyst_client, vtiger)
-    _send(analyst_client, draft, "SELECT amount FROM Potentials LIMIT 3;")
+    send_query(analyst_client, draft, "SELECT amount FROM Potentials LIMIT 3;")
     analyst_client.post(reverse("builder:evaluate", args=[draft.uuid]), {"expression": "$sum(result."}, **HX)
     page = analyst_client.get(reverse("builder:expression", args=[draft.uuid]))
     assert _editor_text(page) == "$sum(result." and 'data-error-code="S0203"' in page.content.decode()
@@ -112,7 +94,7 @@ def test_the_vtql_helpers_date_field_is_the_default_with_its_preview(analyst_cli
 
 def test_the_only_date_field_of_the_response_is_the_default(analyst_client, vtiger):
     draft = _draft(analyst_client, vtiger)
-    _send(analyst_client, draft, "SELECT amount, closingdate FROM Potentials LIMIT 5;")
+    send_query(analyst_client, draft, "SELECT amount, closingdate FROM Potentials LIMIT 5;")
     text = analyst_client.get(reverse("builder:date", args=[draft.uuid])).content.decode()
     assert re.search(r'name="field" value="closingdate"[^>]*checked', text)
     assert Draft.objects.get(pk=draft.pk).definition["date"]["mode"] == "field"
@@ -120,14 +102,14 @@ def test_the_only_date_field_of_the_response_is_the_default(analyst_client, vtig
 
 def test_several_date_fields_and_no_helper_keep_none(analyst_client, vtiger):
     draft = _draft(analyst_client, vtiger)
-    _send(analyst_client, draft, "SELECT amount, closingdate, createdtime FROM Potentials LIMIT 5;")
+    send_query(analyst_client, draft, "SELECT amount, closingdate, createdtime FROM Potentials LIMIT 5;")
     analyst_client.get(reverse("builder:date", args=[draft.uuid]))
     assert Draft.objects.get(pk=draft.pk).definition["date"]["mode"] == "none"
 
 
 def test_the_analysts_answer_is_kept(analyst_client, vtiger):
     draft = _draft(analyst_client, vtiger)
-    _send(analyst_client, draft, "SELECT amount, closingdate FROM Potentials LIMIT 5;")
+    send_query(analyst_client, draft, "SELECT amount, closingdate FROM Potentials LIMIT 5;")
     url = reverse("builder:date", args=[draft.uuid])
     analyst_client.post(url, {"mode": "none", "timezone": "UTC", "action": "next"})
     analyst_client.get(url)
@@ -136,7 +118,7 @@ def test_the_analysts_answer_is_kept(analyst_client, vtiger):
 
 def test_an_emptied_editor_stays_empty(analyst_client, vtiger):
     draft = _draft(analyst_client, vtiger)
-    _send(analyst_client, draft, "SELECT amount FROM Potentials LIMIT 3;")
+    send_query(analyst_client, draft, "SELECT amount FROM Potentials LIMIT 3;")
     url = reverse("builder:expression", args=[draft.uuid])
     assert _editor_text(analyst_client.get(url)) == "$sum(result.$number(amount))", "generated at first"
     analyst_client.post(reverse("builder:evaluate", args=[draft.uuid]), {"expression": ""}, **HX)
@@ -145,7 +127,7 @@ def test_an_emptied_editor_stays_empty(analyst_client, vtiger):
 
 def test_straight_to_the_jsonata_step_the_date_default_is_used_too(analyst_client, vtiger):
     draft = _draft(analyst_client, vtiger)
-    _send(analyst_client, draft, "SELECT amount, closingdate FROM Potentials LIMIT 5;")
+    send_query(analyst_client, draft, "SELECT amount, closingdate FROM Potentials LIMIT 5;")
     page = analyst_client.get(reverse("builder:expression", args=[draft.uuid]))
     assert _editor_text(page) == "result.{&quot;date&quot;: closingdate, &quot;value&quot;: $number(amount)}"
     assert Draft.objects.get(pk=draft.pk).definition["date"] == {

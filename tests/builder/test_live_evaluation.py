@@ -10,29 +10,12 @@ from django.urls import reverse
 
 from builder import expression_box, steps
 from builder.models import Draft
+from tests.builder.wizard_requests import send_query
 
 pytestmark = pytest.mark.django_db
 
 HX = {"HTTP_HX_REQUEST": "true"}
 READS_RESPONSE = re.compile(r'"builder_draft"\."response"\s*(,|FROM)', re.I)
-
-
-def _send(client, draft, query):
-    data = {
-        "connection": draft.definition["connection"],
-        "endpoint": "query",
-        "method": "GET",
-        "pagination": "none",
-        "pagination_options": "",
-        "preview_range": draft.preview_range,
-        "body": "",
-        "params-TOTAL_FORMS": "1",
-        "params-0-key": "query",
-        "params-0-value": query,
-    }
-    client.post(reverse("builder:send", args=[draft.uuid]), data)
-    draft.refresh_from_db()
-    assert draft.response is not None
 
 
 @pytest.fixture
@@ -53,8 +36,8 @@ def _count(fragment) -> int:
     return int(re.search(r'data-testid="datapoint-count">(\d+)<', fragment).group(1))
 
 
-def test_typing_on_reads_the_stored_response_once_per_send(analyst_client, draft):
-    _send(analyst_client, draft, "SELECT amount FROM Potentials LIMIT 7;")
+def test_typing_on_reads_the_stored_response_once_persend_query(analyst_client, draft):
+    send_query(analyst_client, draft, "SELECT amount FROM Potentials LIMIT 7;")
     fragment, _ = _evaluate(analyst_client, draft, "$count(result)")
     assert "datapoint-count" in fragment
     for typed in ("$count(result) + 1", "$sum(result.$number(amount))"):
@@ -65,10 +48,10 @@ def test_typing_on_reads_the_stored_response_once_per_send(analyst_client, draft
 
 
 def test_after_a_new_send_the_live_editor_evaluates_the_new_response(analyst_client, draft):
-    _send(analyst_client, draft, "SELECT amount FROM Potentials LIMIT 7;")
+    send_query(analyst_client, draft, "SELECT amount FROM Potentials LIMIT 7;")
     expression = 'result.{"value": $number(amount)}'
     assert _count(_evaluate(analyst_client, draft, expression)[0]) == 7
-    _send(analyst_client, draft, "SELECT amount FROM Potentials LIMIT 3;")
+    send_query(analyst_client, draft, "SELECT amount FROM Potentials LIMIT 3;")
     fragment, queries = _evaluate(analyst_client, draft, expression)
     assert _count(fragment) == 3
     assert [sql for sql in queries if READS_RESPONSE.search(sql)], "the new response was read"
@@ -87,7 +70,7 @@ def test_a_response_stored_without_a_send_is_read_each_time(draft):
 
 
 def test_the_box_is_not_sent_the_stored_response_again_while_typing(analyst_client, draft):
-    _send(analyst_client, draft, "SELECT amount FROM Potentials LIMIT 7;")
+    send_query(analyst_client, draft, "SELECT amount FROM Potentials LIMIT 7;")
     _evaluate(analyst_client, draft, "$count(result)")
     box = expression_box.default_box()
     sent = box.inputs_sent
