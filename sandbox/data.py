@@ -242,10 +242,52 @@ _USER_VALUES = {
 }
 
 
+# The other users records are assigned to: (id, user name, first name, last name, title). Users have
+# their own id sequence in Vtiger (vtiger_users), so their numbers do not come from the crmids.
+OTHER_USERS = (
+    ("19x5", "ada", "Ada", "Admin", "Administrator"),
+    ("19x6", "ben", "Ben", "Baker", "Account Executive"),
+    ("19x7", "chloe", "Chloe", "Chen", "Account Executive"),
+    ("19x8", "omar", "Omar", "Okafor", "Sales Development"),
+)
+USER_IDS = (DEMO_USER_ID, *(user[0] for user in OTHER_USERS))
+# Who owns a record: ten slots, so some users own more than others (Dana and Ada three in ten each,
+# Ben two, Chloe and Omar one). Chosen from the crmid, not from a random stream, so adding users
+# changed no other generated value.
+_OWNER_SLOTS = (0, 1, 0, 2, 1, 3, 0, 1, 2, 4)
+
+
+def owner_of(crmid):
+    """The id of the user a record with this crmid is assigned to (and last modified by)."""
+    return USER_IDS[_OWNER_SLOTS[(crmid * 7) % len(_OWNER_SLOTS)]]
+
+
 def _demo_user_row():
     row = {column: "" for column in query_columns("Users")}
     row.update(_USER_VALUES)
     return row
+
+
+def _user_rows():
+    """The demo user first (``Dataset.user``), then the others: not admins, no API access."""
+    rows = [_demo_user_row()]
+    for user_id, user_name, first, last, title in OTHER_USERS:
+        row = _demo_user_row()
+        row.update(
+            {
+                "user_name": user_name,
+                "is_admin": "off",
+                "first_name": first,
+                "last_name": last,
+                "email1": f"{user_name}@sandbox.example",
+                "title": title,
+                "is_owner": "0",
+                "userlabel": f"{first} {last}",
+                "id": user_id,
+            }
+        )
+        rows.append(row)
+    return rows
 
 
 # --- the dataset ------------------------------------------------------------------------
@@ -871,7 +913,7 @@ class _Generator:
             if record.line_items:
                 line_items[webservice_id] = self.line_item_rows(record, first_id=next_line_item)
                 next_line_item += len(record.line_items)
-        rows["Users"] = [_demo_user_row()]
+        rows["Users"] = _user_rows()
         for entries in deleted.values():
             entries.sort(key=lambda entry: entry[1])
         return Dataset(self.seed, self.today, rows, deleted, line_items)
@@ -888,6 +930,9 @@ class _Generator:
         row["createdtime"] = _timestamp(record.created)
         row["modifiedtime"] = _timestamp(record.modified)
         row["id"] = _webservice_id(record)
+        row["assigned_user_id"] = owner_of(record.crmid)
+        if "modifiedby" in row:
+            row["modifiedby"] = row["assigned_user_id"]
         return row
 
     @staticmethod

@@ -100,7 +100,7 @@ def sync(dataset, modified_time, element_type=None, sync_type=None, max_rows=vtq
         modules = {element_type}
     else:
         modules = set(SYNC_MODULES)
-    # Every record belongs to the demo user, who is an admin: all sync types see everything.
+    # The demo user is an admin: all sync types see every record, whoever it is assigned to.
     del sync_type
     since = datetime.fromtimestamp(max(since_epoch, 0), UTC).strftime("%Y-%m-%d %H:%M:%S")
     pending = [change for change in dataset.changes() if change[2] in modules and change[0] > since]

@@ -9,6 +9,7 @@ import pytest
 
 from sandbox.data import (
     ID_PREFIX,
+    USER_IDS,
     build_dataset,
     describe_schema,
     field_types,
@@ -56,7 +57,7 @@ def test_counts(dataset):
         "HelpDesk": 900,
         "Invoice": 500,
         "Products": 6,
-        "Users": 1,
+        "Users": 5,
     }
     assert len(dataset.deleted("Leads")) == 30
 
@@ -176,7 +177,8 @@ def test_references_point_at_older_live_records_of_the_right_module(dataset, mod
             assert value in everything, f"{module}.{name} -> {value} does not exist"
             assert value.split("x")[0] in {prefixes[m] for m in modules if m in prefixes}
             assert everything[value]["createdtime"] <= row["createdtime"]
-        assert row["assigned_user_id"] == row["modifiedby"] == "19x1"
+        assert row["assigned_user_id"] in USER_IDS
+        assert row.get("modifiedby", row["assigned_user_id"]) == row["assigned_user_id"]
 
 
 def test_times_lie_in_the_two_years_before_today(dataset):
@@ -265,3 +267,21 @@ def test_scale_is_bounded():
 
     with pytest.raises(ValueError, match="scale must be a whole number from 1 to 50"):
         build_dataset(scale=0)
+
+
+def test_records_are_assigned_among_the_users_deterministically(dataset):
+    users = {row["id"]: f"{row['first_name']} {row['last_name']}" for row in dataset.records("Users")}
+    assert users == {
+        "19x1": "Dana Demo",
+        "19x5": "Ada Admin",
+        "19x6": "Ben Baker",
+        "19x7": "Chloe Chen",
+        "19x8": "Omar Okafor",
+    }
+    owners = Counter(row["assigned_user_id"] for row in dataset.records("Leads"))
+    assert set(owners) == set(users)
+    assert owners["19x1"] > owners["19x7"]  # some own more than others
+    again = generate_dataset(seed=dataset.seed, today=dataset.today)  # built anew, not the cached one
+    assert [r["assigned_user_id"] for r in again.records("Potentials")] == [
+        r["assigned_user_id"] for r in dataset.records("Potentials")
+    ]
