@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from connections import services
-from connections.models import Connection
+from connections.models import Connection, ReferenceLabel
 
 
 @admin.register(Connection)
@@ -40,3 +40,19 @@ class ConnectionAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for connection in queryset:
             services.delete_connection(connection)
+
+
+@admin.register(ReferenceLabel)
+class ReferenceLabelAdmin(admin.ModelAdmin):
+    """The cached labels of reference values (connections.references); refreshed by syncs, read-only here."""
+
+    list_display = ["key", "label", "connection", "fetched_at"]
+    list_filter = ["connection"]
+    search_fields = ["key", "label"]
+    readonly_fields = ["connection", "key", "label", "fetched_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -141,3 +141,23 @@ class RateBucket(models.Model):
 
     def __str__(self):
         return f"{self.key}: {self.count} since {self.window_start}"
+
+
+class ReferenceLabel(models.Model):
+    """What a reference value reads as on one connection (``connections.references``): a cache.
+
+    ``key`` is the raw value (a Vtiger ``19x5``), ``label`` the record's name ("Ada Admin"); an
+    empty label means the lookup found no record for the key. ``fetched_at``: when the API last
+    answered for it (refreshed after a day).
+    """
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="reference_labels")
+    key = models.CharField(max_length=200)
+    label = models.CharField(max_length=255, blank=True)
+    fetched_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["connection", "key"], name="reference_label_unique")]
+
+    def __str__(self):
+        return f"{self.key}: {self.label or '(no record)'}"

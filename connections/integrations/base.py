@@ -62,6 +62,9 @@ class Integration:
     apply: Callable  # (connection, cleaned_data) -> None: copy a valid form onto a connection
     test: Callable  # (connection) -> TestOutcome
     send: Callable  # (client, method, endpoint, *, params, headers, json_body, allow_truncated) -> Response
+    # (request, keys) -> {key: label}: what reference values read as (connections.references);
+    # ``request(endpoint, params)`` sends one GET and returns its Response. None: no labels.
+    lookup_labels: Callable | None = None
 
     def details(self):
         """The basics table of the integration's details page, as (label, value) rows."""

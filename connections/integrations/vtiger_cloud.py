@@ -16,6 +16,7 @@ from connections.errors import (
     NotVtiger,
     VtigerError,
 )
+from connections.integrations import vtiger_labels
 from connections.integrations.base import (
     DNS_LABELS_RE,
     ConnectionForm,
@@ -295,4 +296,5 @@ INTEGRATION = Integration(
     apply=apply,
     test=test,
     send=send,
+    lookup_labels=vtiger_labels.lookup_labels,
 )

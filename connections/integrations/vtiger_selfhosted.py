@@ -16,6 +16,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from connections.client import Client, Credentials
 from connections.errors import BadEndpoint, ConnectionProblem, NotVtiger, VtigerError
+from connections.integrations import vtiger_labels
 from connections.integrations.base import (
     ConnectionForm,
     Integration,
@@ -297,4 +298,5 @@ INTEGRATION = Integration(
     apply=apply,
     test=test,
     send=send,
+    lookup_labels=vtiger_labels.lookup_labels,
 )
