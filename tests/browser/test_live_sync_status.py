@@ -1,12 +1,16 @@
-"""Sync now in Chromium, with a real worker: "Last synced" and the run records follow the sync
-on the metric page without a reload, and the page hears ``metric-synced`` when it is done."""
+"""Sync now in Chromium, with a real worker: "Last synced", the run records and the values card
+follow the sync on the metric page without a reload, and the page hears ``metric-synced`` when it is done."""
+
+import re
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from syncs.models import SyncRun
+from dashboards.templatetags.metric_format import metric_value
+from syncs.models import Datapoint, SyncRun
 from tests.syncs.conftest import leads_metric, workers  # noqa: F401 - workers is the fixture this test uses
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -17,7 +21,12 @@ document.body.addEventListener("metric-synced", function () { window.heardMetric
 """
 
 
-def test_sync_now_updates_last_synced_and_the_run_records_without_a_reload(page, login, analyst_user, workers, vtiger):  # noqa: F811 - the fixture imported above
+def starts_with(shown):
+    """The card's value, then its comparison ("29 no comparable data")."""
+    return re.compile(rf"^\s*{re.escape(shown)}(\s|$)")
+
+
+def test_sync_now_updates_last_synced_runs_and_card_without_a_reload(page, login, analyst_user, workers, vtiger):  # noqa: F811 - the imported fixture
     workers.start()
     metric = leads_metric(vtiger, owner=analyst_user)
     login(analyst_user)
@@ -25,7 +34,9 @@ def test_sync_now_updates_last_synced_and_the_run_records_without_a_reload(page,
     panel = page.locator("#sync-panel")
     last_synced = panel.locator("tr", has_text="Last synced")
     runs = panel.locator("table.sync-runs tbody tr")
+    value = page.locator("#metric-reading .tile-value")
     expect(last_synced).to_contain_text("Never")
+    expect(value).to_have_text(starts_with("—"))
     expect(runs).to_have_text(["No syncs yet."])
     page.evaluate(HEARD)
     loads = []
@@ -41,5 +52,12 @@ def test_sync_now_updates_last_synced_and_the_run_records_without_a_reload(page,
     expect(runs.first).to_contain_text("Sync now")
     expect(runs.first).to_contain_text("Succeeded")
     expect(runs.first).to_contain_text(str(run.datapoints_written))
+    # The card's value, from the datapoints the sync stored: the leads of the last 7 days (the
+    # sync window), all inside the card's range (the last 30 days), summed one per lead.
+    stored = list(Datapoint.objects.filter(metric=metric).values_list("timestamp", "value"))
+    assert stored, "the sandbox has leads in the sync window, so the card has a value to show"
+    assert all(when >= timezone.now() - timedelta(days=29) for when, _ in stored)
+    expected = metric_value(sum(v for _, v in stored), metric.number_format, metric.currency)
+    expect(value).to_have_text(starts_with(expected))
     assert page.evaluate("window.heardMetricSynced") == 1
     assert loads == [], "the page was never reloaded"
