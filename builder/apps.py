@@ -1,10 +1,12 @@
 from django.apps import AppConfig
 from django.conf import settings
+from django.core import checks
 
 from builder import (
     expression_box,
     receivers,  # noqa: F401 - importing it connects the signal receivers
 )
+from builder.checks import default_currency_is_known
 
 
 class BuilderConfig(AppConfig):
@@ -12,6 +14,7 @@ class BuilderConfig(AppConfig):
     verbose_name = "Metric Builder"
 
     def ready(self):
+        checks.register(default_currency_is_known)
         expression_box.configure(
             workers=settings.EXPRESSION_WORKERS,
             memory_mb=settings.EXPRESSION_MEMORY_MB,

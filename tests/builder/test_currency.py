@@ -5,8 +5,12 @@ pages that show a currency metric's values with its symbol."""
 import re
 
 import pytest
+from django.core.checks import ERROR, run_checks
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
 from django.template import Context, Template
+from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
@@ -197,3 +201,44 @@ def test_the_metrics_screen_shows_the_symbol(analyst_client):
     add_use(metric, "screen")
     page = analyst_client.get(reverse("home"), {"range": "today"}).content.decode()
     assert 'tile-value">€1,234.50<' in page
+
+
+# ---------------------------------------------------------------- the DEFAULT_CURRENCY system check
+
+
+def _currency_errors():
+    return [message for message in run_checks() if message.id == "builder.E001"]
+
+
+@pytest.mark.parametrize("code", ["USD", "EUR", "JPY", "CHF"])
+def test_the_check_accepts_a_known_default_currency(code):
+    with override_settings(DEFAULT_CURRENCY=code):
+        assert _currency_errors() == []
+
+
+@pytest.mark.parametrize("value", ["XYZ", "US$", "", "dollar", None, 840])
+def test_the_check_refuses_an_unknown_default_currency_naming_the_setting_the_value_and_codes(value):
+    with override_settings(DEFAULT_CURRENCY=value):
+        (error,) = _currency_errors()
+    assert error.level == ERROR
+    assert "DEFAULT_CURRENCY" in error.msg
+    assert repr(value) in error.msg
+    assert all(code in error.hint for code in ("USD", "EUR", "GBP"))
+
+
+def test_the_check_suggests_capitals_for_a_lower_case_code():
+    with override_settings(DEFAULT_CURRENCY="eur"):
+        (error,) = _currency_errors()
+    assert "'eur'" in error.msg
+    assert "Here that is 'EUR'" in error.hint
+    assert "USD, EUR" in error.hint
+
+
+# DEBUG on: the production-only checks (generated keys, private hosts) stay out of the way.
+def test_manage_py_check_fails_on_an_unknown_default_currency():
+    with override_settings(DEBUG=True, DEFAULT_CURRENCY="XYZ"), pytest.raises(SystemCheckError) as raised:
+        call_command("check")
+    assert "builder.E001" in str(raised.value)
+    assert "DEFAULT_CURRENCY is 'XYZ'" in str(raised.value)
+    with override_settings(DEBUG=True, DEFAULT_CURRENCY="EUR"):
+        call_command("check")
