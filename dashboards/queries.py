@@ -108,7 +108,7 @@ def datapoints(metric, current: timeframes.Range):
     ).order_by("timestamp", "dimension")
 
 
-def _bucket_expression(by: str, zone: tzinfo, current: timeframes.Range, week_start: int):
+def bucket_expression(by: str, zone: tzinfo, current: timeframes.Range, week_start: int):
     if by == "day":
         return TruncDay("timestamp", tzinfo=zone)
     if by == "month":
@@ -121,7 +121,7 @@ def _bucket_expression(by: str, zone: tzinfo, current: timeframes.Range, week_st
     return Case(*whens, default=Value(None), output_field=DateField())
 
 
-def _key(value) -> date:
+def bucket_date(value) -> date:
     """The local calendar date a database bucket value stands for."""
     if isinstance(value, datetime):
         # Trunc* returns the local midnight, aware in the zone; its date is the bucket's key.
@@ -139,11 +139,11 @@ def _aggregate_function(aggregation: str, **extra):
 
 def _value_expression(aggregation: str):
     if aggregation == Aggregation.LATEST:
-        return Sum("value")  # over the rows at the latest timestamp only, see _latest_rows
+        return Sum("value")  # over the rows at the latest timestamp only, see latest_rows
     return _aggregate_function(aggregation)
 
 
-def _latest_rows(queryset, partition):
+def latest_rows(queryset, partition):
     """The datapoints carrying the latest timestamp of their partition (bucket, dimension).
 
     Grouped afterwards, Django puts the window's inputs in the GROUP BY (partition, timestamp),
@@ -154,7 +154,7 @@ def _latest_rows(queryset, partition):
     return queryset.annotate(latest_at=latest).filter(timestamp=F("latest_at"))
 
 
-def _clean(value, aggregation):
+def clean_value(value, aggregation):
     if value is None:
         return None
     if aggregation == Aggregation.COUNT:
@@ -204,31 +204,31 @@ def aggregate(
 
     group = ["dimension"] if by_dimension else []
     if by != "total":
-        queryset = queryset.annotate(bucket=_bucket_expression(by, zone, current, week_start))
+        queryset = queryset.annotate(bucket=bucket_expression(by, zone, current, week_start))
         group = ["bucket", *group]
     if aggregation == Aggregation.LATEST:
-        queryset = _latest_rows(queryset, [F(name) for name in group])
+        queryset = latest_rows(queryset, [F(name) for name in group])
 
     value = _value_expression(aggregation)
     if not group:
-        return _clean(queryset.aggregate(result=value)["result"], aggregation)
+        return clean_value(queryset.aggregate(result=value)["result"], aggregation)
     rows = queryset.values(*group).annotate(result=value).values_list(*group, "result")
 
     if by == "total":
-        return {dim: _clean(result, aggregation) for dim, result in sorted(rows)}
+        return {dim: clean_value(result, aggregation) for dim, result in sorted(rows)}
     keys = timeframes.bucket_keys(current, by, week_start)
     if not by_dimension:
-        found = {_key(key): result for key, result in rows}
-        return _fill(keys, found, viewer_zone, aggregation)
+        found = {bucket_date(key): result for key, result in rows}
+        return fill_buckets(keys, found, viewer_zone, aggregation)
     per_dimension: dict[str, dict] = {}
     for key, dim, result in rows:
-        per_dimension.setdefault(dim, {})[_key(key)] = result
-    return {dim: _fill(keys, found, viewer_zone, aggregation) for dim, found in sorted(per_dimension.items())}
+        per_dimension.setdefault(dim, {})[bucket_date(key)] = result
+    return {dim: fill_buckets(keys, found, viewer_zone, aggregation) for dim, found in sorted(per_dimension.items())}
 
 
-def _fill(keys, found, zone, aggregation) -> list[Point]:
+def fill_buckets(keys, found, zone, aggregation) -> list[Point]:
     """Every bucket of the range in order, None where the database had no row."""
-    return [Point(timeframes.start_of_day(key, zone), _clean(found.get(key), aggregation)) for key in keys]
+    return [Point(timeframes.start_of_day(key, zone), clean_value(found.get(key), aggregation)) for key in keys]
 
 
 def value_and_previous(metric, current: timeframes.Range, **options):
@@ -361,7 +361,7 @@ def totals(metrics, current: timeframes.Range, previous: timeframes.Range | bool
 
     result = {}
     for metric in metrics:
-        values = [_clean(found[metric.pk].get(name), metric.aggregation) for name in periods]
+        values = [clean_value(found[metric.pk].get(name), metric.aggregation) for name in periods]
         result[metric.pk] = tuple(values) if previous else values[0]
     return result
 
@@ -383,13 +383,13 @@ def series(metrics, current: timeframes.Range, by: str = "day", *, week_start: i
     if calendar:
         _series_found(calendar, timeframes.calendar_range(current), by, week_start, found)
     keys = timeframes.bucket_keys(current, by, week_start)
-    return {m.pk: _fill(keys, found[m.pk], current.tz, m.aggregation) for m in metrics}
+    return {m.pk: fill_buckets(keys, found[m.pk], current.tz, m.aggregation) for m in metrics}
 
 
 def _series_found(metrics, current: timeframes.Range, by: str, week_start: int, found: dict) -> None:
     """Fill ``found[pk][bucket key]`` with each metric's bucket values over ``current``, cut in its zone."""
     _, plain, latest = _split(metrics)
-    bucket = _bucket_expression(by, current.tz, current, week_start)
+    bucket = bucket_expression(by, current.tz, current, week_start)
 
     def base(group):
         in_group = Datapoint.objects.filter(_in(current), metric_id__in=[m.pk for m in group])
@@ -400,13 +400,13 @@ def _series_found(metrics, current: timeframes.Range, by: str, week_start: int, 
         annotations = {aggregation: _aggregate_function(aggregation) for aggregation in needed}
         aggregation_of = {m.pk: m.aggregation for m in plain}
         for row in base(plain).values("metric_id", "bucket").annotate(**annotations):
-            found[row["metric_id"]][_key(row["bucket"])] = row[aggregation_of[row["metric_id"]]]
+            found[row["metric_id"]][bucket_date(row["bucket"])] = row[aggregation_of[row["metric_id"]]]
     if latest:
         rows = (
-            _latest_rows(base(latest), [F("metric_id"), F("bucket")])
+            latest_rows(base(latest), [F("metric_id"), F("bucket")])
             .values("metric_id", "bucket")
             .annotate(result=Sum("value"))
             .values_list("metric_id", "bucket", "result")
         )
         for pk, key, result in rows:
-            found[pk][_key(key)] = result
+            found[pk][bucket_date(key)] = result
