@@ -211,6 +211,8 @@ class NameForm(forms.Form):
         choices=currencies.CHOICES,
         required=False,
         help_text="Shown with the value when the number format is Currency.",
+        # static/js/number-format.js hides it while another format is chosen.
+        widget=forms.Select(attrs={"data-shown-for-format": NumberFormat.CURRENCY}),
     )
     favourable_trend = forms.ChoiceField(label="Favourable trend", choices=Trend.choices, widget=forms.RadioSelect)
 
