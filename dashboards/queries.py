@@ -39,6 +39,14 @@ Semantics
   returned as the viewer's local midnights, like an instant metric's. :func:`totals` reads
   both kinds in the same statements (a condition per kind); :func:`series` runs its queries
   once per kind present.
+* **Calculated metrics** (``Metric.kind`` "calculated", a formula over named input metrics,
+  :mod:`builder.formulas`) have no datapoints: their value for a range or bucket is the formula
+  over their inputs' aggregated values for the same range or bucket, in the same zone (a ratio
+  of sums, not a sum of ratios). An input may be calculated itself. :func:`totals` and
+  :func:`series` read every input together with the plain metrics of the call (one query for
+  the inputs per level of nesting, whatever the number of calculated metrics). An empty bucket
+  of a Sum or Count input is 0 there once it has begun (nothing was won: ``0 / 5`` is 0 %); an
+  input of another aggregation without a value, or a division by zero, gives None.
 """
 
 from __future__ import annotations
@@ -67,9 +75,10 @@ from django.db.models import (
     Window,
 )
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
+from django.utils import timezone
 
-from builder import timeframes
-from builder.models import Aggregation, DateKind, Metric
+from builder import formulas, timeframes
+from builder.models import Aggregation, DateKind, Kind, Metric, MetricInput
 from syncs.models import Datapoint
 
 BY = ("total", *timeframes.BUCKETS)
@@ -185,6 +194,10 @@ def aggregate(
     if by not in BY:
         raise ValueError(f"Unknown grouping {by!r}: choose one of {', '.join(BY)}.")
     metric = _metric(metric)
+    if is_calculated(metric):
+        if by_dimension or dimension:
+            raise ValueError(f"“{metric.name}” is calculated from other metrics: it has no dimensions.")
+        return _aggregate_calculated(metric, current, by, tz, week_start)
     aggregation = aggregation or metric.aggregation
     if aggregation not in Aggregation.values:
         raise ValueError(f"Unknown aggregation {aggregation!r}: choose one of {', '.join(Aggregation.values)}.")
@@ -241,6 +254,8 @@ def value_and_previous(metric, current: timeframes.Range, **options):
 
 def _split(metrics):
     metrics = list(metrics)
+    if any(is_calculated(m) for m in metrics):
+        raise ValueError("Calculated metrics are read through totals and series, which compute them.")
     plain = [m for m in metrics if m.aggregation != Aggregation.LATEST]
     latest = [m for m in metrics if m.aggregation == Aggregation.LATEST]
     return metrics, plain, latest
@@ -277,9 +292,12 @@ def totals(metrics, current: timeframes.Range, previous: timeframes.Range | bool
     Calendar-dated metrics are read in the same queries, each period cut in their own
     condition (see the module docstring).
     """
-    metrics, plain, latest = _split(metrics)
+    metrics = list(metrics)
     if previous is True:
         previous = timeframes.previous(current)
+    if any(is_calculated(m) for m in metrics):
+        return _totals_calculated(metrics, current, previous)
+    metrics, plain, latest = _split(metrics)
     periods = {"current": current, **({"previous": previous} if previous else {})}
     found = {m.pk: {} for m in metrics}
 
@@ -376,6 +394,8 @@ def series(metrics, current: timeframes.Range, by: str = "day", *, week_start: i
         raise ValueError(f"Unknown bucket {by!r}: choose one of {', '.join(timeframes.BUCKETS)}.")
     metrics = list(metrics)
     week_start = current.week_start if week_start is None else timeframes._week_start(week_start)
+    if any(is_calculated(m) for m in metrics):
+        return _series_calculated(metrics, current, by, week_start)
     instant, calendar = _kinds(metrics)
     found = {m.pk: {} for m in metrics}
     if instant:
@@ -410,3 +430,135 @@ def _series_found(metrics, current: timeframes.Range, by: str, week_start: int, 
         )
         for pk, key, result in rows:
             found[pk][bucket_date(key)] = result
+
+
+# ---------------------------------------------------------------- calculated metrics
+
+# An empty bucket of these is a real 0 for a formula (see the module docstring).
+_ZERO_WHEN_EMPTY = frozenset({Aggregation.SUM, Aggregation.COUNT})
+
+
+def is_calculated(metric) -> bool:
+    """Whether the metric is calculated from other metrics (``builder.formulas``)."""
+    return getattr(metric, "kind", Kind.API) == Kind.CALCULATED
+
+
+def _input_graph(calculated) -> dict[int, list[tuple[str, Metric]]]:
+    """``{calculated pk: [(name, input metric), ...]}`` for ``calculated`` and every calculated
+    metric among their inputs, one query per level of nesting."""
+    graph: dict[int, list[tuple[str, Metric]]] = {}
+    pending = list(dict.fromkeys(m.pk for m in calculated))
+    while pending:
+        for pk in pending:
+            graph[pk] = []
+        rows = (
+            MetricInput.objects.filter(metric_id__in=pending)
+            .select_related("source")
+            .order_by("metric_id", "position", "pk")
+        )
+        pending = []
+        for row in rows:
+            graph[row.metric_id].append((row.name, row.source))
+            if is_calculated(row.source) and row.source_id not in graph and row.source_id not in pending:
+                pending.append(row.source_id)
+    return graph
+
+
+class _Calculator:
+    """Evaluates calculated metrics from their leaves' values: ``leaf(metric, slot)`` is a fetched
+    metric's value in a slot (a period or a bucket), ``begun(slot)`` whether that slot has begun."""
+
+    def __init__(self, metrics, graph, leaf, begun):
+        self.graph = graph
+        self.leaf = leaf
+        self.begun = begun
+        self.calculated = {m.pk: m for m in metrics if is_calculated(m)}
+        for pairs in graph.values():
+            self.calculated.update({source.pk: source for _, source in pairs if is_calculated(source)})
+        self.compiled: dict[int, formulas.Formula | None] = {}
+        self.memo: dict = {}
+
+    def formula(self, pk):
+        if pk not in self.compiled:
+            metric = self.calculated[pk]
+            try:
+                names = [name for name, _ in self.graph.get(pk, [])]
+                self.compiled[pk] = formulas.compile_formula(metric.formula, names)
+            except formulas.FormulaError:
+                self.compiled[pk] = None  # saved before a check refused it: no value rather than a crash
+        return self.compiled[pk]
+
+    def value(self, metric, slot, depth=0):
+        if not is_calculated(metric):
+            value = self.leaf(metric, slot)
+            if value is None and metric.aggregation in _ZERO_WHEN_EMPTY and self.begun(slot):
+                return 0
+            return value
+        key = (metric.pk, slot)
+        if key not in self.memo:
+            formula = self.formula(metric.pk)
+            if formula is None or depth > 10:  # cycles are refused on save; never loop on bad data
+                self.memo[key] = None
+            else:
+                values = {name: self.value(source, slot, depth + 1) for name, source in self.graph.get(metric.pk, [])}
+                self.memo[key] = formula.evaluate(values)
+        return self.memo[key]
+
+
+def _leaves(metrics, graph) -> list:
+    """The fetched metrics whose values ``metrics`` need: the plain ones and every calculated one's inputs."""
+    found = {m.pk: m for m in metrics if not is_calculated(m)}
+    for pairs in graph.values():
+        found.update({source.pk: source for _, source in pairs if not is_calculated(source)})
+    return list(found.values())
+
+
+def _totals_calculated(metrics, current, previous) -> dict:
+    graph = _input_graph([m for m in metrics if is_calculated(m)])
+    leaves = _leaves(metrics, graph)
+    read = totals(leaves, current, previous or None) if leaves else {}
+    periods = [current, previous] if previous else [current]
+    now = timezone.now()
+
+    def leaf(metric, slot):
+        found = read[metric.pk]
+        return found[slot] if previous else found
+
+    calculator = _Calculator(metrics, graph, leaf, lambda slot: periods[slot].start <= now)
+    result = {}
+    for metric in metrics:
+        values = [calculator.value(metric, slot) for slot in range(len(periods))]
+        if not is_calculated(metric):
+            values = [leaf(metric, slot) for slot in range(len(periods))]
+        result[metric.pk] = tuple(values) if previous else values[0]
+    return result
+
+
+def _series_calculated(metrics, current, by, week_start) -> dict:
+    graph = _input_graph([m for m in metrics if is_calculated(m)])
+    leaves = _leaves(metrics, graph)
+    read = series(leaves, current, by, week_start=week_start) if leaves else {}
+    keys = timeframes.bucket_keys(current, by, week_start)
+    starts = [timeframes.start_of_day(key, current.tz) for key in keys]
+    now = timezone.now()
+    calculator = _Calculator(
+        metrics, graph, lambda metric, slot: read[metric.pk][slot].value, lambda slot: starts[slot] <= now
+    )
+    result = {}
+    for metric in metrics:
+        if is_calculated(metric):
+            result[metric.pk] = [Point(start, calculator.value(metric, slot)) for slot, start in enumerate(starts)]
+        else:
+            result[metric.pk] = read[metric.pk]
+    return result
+
+
+def _aggregate_calculated(metric, current, by, tz, week_start):
+    """:func:`aggregate` of a calculated metric: its formula over its inputs' values, in ``tz``."""
+    zone = timeframes.get_zone(tz) if tz is not None else current.tz
+    if zone is not current.tz:
+        current = replace(current, tz=zone)
+    week_start = current.week_start if week_start is None else timeframes._week_start(week_start)
+    if by == "total":
+        return totals([metric], current, previous=None)[metric.pk]
+    return series([metric], current, by, week_start=week_start)[metric.pk]
