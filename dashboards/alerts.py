@@ -2,7 +2,10 @@
 
 An alert reads its metric over its date range (a preset) in its creator's time zone, through
 :mod:`dashboards.queries` (``aggregate``; ``value_and_previous`` for a change), so it sees the
-value the Metrics screen shows that person. The condition holds when:
+value the Metrics screen shows that person. An alert on one dimension (``Alert.dimension``: "New
+leads from Web Site this month below 50") reads that dimension's value alone through
+:func:`dashboards.breakdowns.dimension_value`, and its messages name the dimension by its label.
+The condition holds when:
 
 * ``above``: the value is strictly greater than the threshold;
 * ``below``: the value is strictly less than the threshold;
@@ -37,7 +40,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from builder import timeframes
-from dashboards import comparison, queries
+from dashboards import breakdowns, comparison, queries
 from dashboards.models import Alert, AlertEvent
 from dashboards.templatetags.metric_format import metric_value
 from notifications import models as notifications
@@ -75,7 +78,10 @@ def read(alert: Alert, now: datetime | None = None) -> Reading:
     """The alert's value, its comparison and whether the condition holds, without side effects."""
     now = now or datetime.now(UTC)
     current = timeframes.resolve(alert.date_range, timeframes.user_zone(recipient(alert)), now)
-    if alert.condition == Alert.Condition.CHANGE:
+    change = alert.condition == Alert.Condition.CHANGE
+    if alert.dimension:
+        value, previous = breakdowns.dimension_value(alert.metric, current, alert.dimension, previous=change)
+    elif change:
         value, previous = queries.value_and_previous(alert.metric, current)
     else:  # one query per sync and alert is enough
         value, previous = queries.aggregate(alert.metric, current), None
@@ -93,6 +99,12 @@ def threshold_text(alert: Alert) -> str:
     return metric_value(alert.threshold, alert.metric.number_format, alert.metric.currency)
 
 
+def subject(alert: Alert) -> str:
+    """What the alert watches: the metric's name, and the dimension's label for one dimension
+    ("New leads (Web Site)")."""
+    return breakdowns.named(alert.metric, alert.dimension)
+
+
 def describe(alert: Alert) -> str:
     """The rule in words: "goes above 10,000 (Today)"."""
     condition = alert.get_condition_display().split(" (")[0].lower()
@@ -100,8 +112,10 @@ def describe(alert: Alert) -> str:
 
 
 def message(alert: Alert, reading: Reading) -> str:
-    """The plain-words news: "Deals won (amount) went above 10,000: 12,500 today"."""
+    """The plain-words news: "Deals won (amount) went above 10,000: 12,500 today"; for one
+    dimension, "New leads (Web Site) went below 50: 12 this month"."""
     metric = alert.metric
+    name = subject(alert)
     period = reading.range.label.lower()
     value = metric_value(reading.value, metric.number_format, metric.currency)
     if alert.condition == Alert.Condition.CHANGE:
@@ -109,11 +123,11 @@ def message(alert: Alert, reading: Reading) -> str:
         previous = metric_value(compared.previous, metric.number_format, metric.currency)
         verb = "rose" if compared.direction == "up" else "fell"
         return (
-            f"{metric.name} {verb} by {abs(compared.percent):.1f}% (more than {threshold_text(alert)}): "
+            f"{name} {verb} by {abs(compared.percent):.1f}% (more than {threshold_text(alert)}): "
             f"{value} {period}, against {previous} the period before"
         )
     verb = "went above" if alert.condition == Alert.Condition.ABOVE else "went below"
-    return f"{metric.name} {verb} {threshold_text(alert)}: {value} {period}"
+    return f"{name} {verb} {threshold_text(alert)}: {value} {period}"
 
 
 def alerts_url(alert: Alert) -> str:
@@ -127,6 +141,7 @@ def notify(alert: Alert, event: AlertEvent) -> None:
         "alert": alert,
         "event": event,
         "metric": alert.metric,
+        "subject": subject(alert),
         "rule": describe(alert),
         "url": getattr(settings, "SITE_URL", "").rstrip("/") + url,
     }

@@ -8,6 +8,7 @@ from django.db.models import Q
 from accounts.roles import ADMIN, ANALYST
 from builder import timeframes
 from builder.models import Metric
+from dashboards import breakdowns
 from dashboards.models import Alert, Databoard, Goal, Scorecard, Tile
 
 # The longest custom range a screen will chart by day.
@@ -58,27 +59,107 @@ class DataboardForm(forms.ModelForm):
         labels = {"name": "Databoard name"}
 
 
-class TileForm(forms.ModelForm):
+WHOLE_METRIC = "The whole metric"
+
+
+def dimension_select(help_text=""):
+    """The Dimension field: a select whose options :meth:`DimensionChoice.offer` fills."""
+    return forms.CharField(
+        label="Dimension", required=False, widget=forms.Select(choices=[("", WHOLE_METRIC)]), help_text=help_text
+    )
+
+
+class DimensionChoice:
+    """A form's Dimension select, filled with the metric's known dimensions (the distinct dimensions
+    of its datapoints, labelled: one query) and checked against them, so an unknown dimension is
+    refused with the metric's name instead of saving a goal, alert or tile that can never have a value."""
+
+    def offer(self, metric):
+        """Fill the select with ``metric``'s dimensions (none without a metric)."""
+        self.dimension_metric = metric
+        self.known_dimensions = dict(breakdowns.dimensions(metric)) if metric is not None else {}
+        kept = getattr(self.instance, "dimension", "")
+        if kept and metric is not None and kept not in self.known_dimensions:
+            # Saved while its datapoints existed: editing the rest keeps it.
+            self.known_dimensions[kept] = kept
+        self.fields["dimension"].widget.choices = [("", WHOLE_METRIC), *self.known_dimensions.items()]
+
+    def check_dimension(self, cleaned):
+        key = cleaned.get("dimension") or ""
+        metric = self.dimension_metric
+        if key and metric is not None and key not in self.known_dimensions:
+            self.add_error(
+                "dimension",
+                f"“{key}” is not a dimension of {metric.name}: none of its datapoints carries it. "
+                f"Choose one from the list, or {WHOLE_METRIC.lower()}.",
+            )
+        cleaned["dimension"] = key
+        return key
+
+
+class TileForm(DimensionChoice, forms.ModelForm):
     metric = forms.ModelChoiceField(queryset=Metric.objects.order_by("name"), empty_label="Choose a metric")
+    dimension = dimension_select("A chart or number of one dimension alone; a tile by dimension shows them all.")
 
     class Meta:
         model = Tile
-        fields = ["metric", "kind", "date_range"]
+        fields = ["metric", "kind", "dimension", "date_range"]
         labels = {"kind": "Show as", "date_range": "Date range"}
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.offer(self._chosen_metric())
 
-class GoalForm(forms.ModelForm):
+    def _chosen_metric(self):
+        """The metric the data (or the initial values) name, for the Dimension select; None if none."""
+        chosen = self.data.get("metric") if self.is_bound else self.initial.get("metric")
+        if isinstance(chosen, Metric):
+            return chosen
+        try:
+            return self.fields["metric"].clean(chosen) if chosen else None
+        except forms.ValidationError:
+            return None
+
+    def clean(self):
+        cleaned = super().clean()
+        dimension = self.check_dimension(cleaned)
+        metric, kind = cleaned.get("metric"), cleaned.get("kind")
+        if metric is None or kind not in Tile.BY_DIMENSION:
+            return cleaned
+        if dimension:
+            self.add_error(
+                "dimension",
+                "A tile by dimension shows every dimension: leave Dimension at “The whole metric”, "
+                "or show one dimension as a Number, Line chart or Bar chart.",
+            )
+        elif not self.known_dimensions:
+            self.add_error(
+                "kind",
+                f"{metric.name} has no dimensions in its data: show it as a Number, Line chart or Bar chart, "
+                "or break it down by a field on the JSONata step first.",
+            )
+        return cleaned
+
+
+class GoalForm(DimensionChoice, forms.ModelForm):
+    dimension = dimension_select("A target for one dimension alone, such as one lead source.")
+
     class Meta:
         model = Goal
-        fields = ["target", "period", "start_date", "end_date"]
+        fields = ["target", "dimension", "period", "start_date", "end_date"]
         labels = {"start_date": "From (custom)", "end_date": "To (custom)"}
         widgets = {
             "start_date": forms.DateInput(attrs={"type": "date"}),
             "end_date": forms.DateInput(attrs={"type": "date"}),
         }
 
+    def __init__(self, *args, metric, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.offer(metric)
+
     def clean(self):
         cleaned = super().clean()
+        self.check_dimension(cleaned)
         if cleaned.get("period") == Goal.Period.CUSTOM:
             start, end = cleaned.get("start_date"), cleaned.get("end_date")
             if not start or not end:
@@ -90,10 +171,12 @@ class GoalForm(forms.ModelForm):
         return cleaned
 
 
-class AlertForm(forms.ModelForm):
+class AlertForm(DimensionChoice, forms.ModelForm):
+    dimension = dimension_select("Watch one dimension alone, such as the leads from one source.")
+
     class Meta:
         model = Alert
-        fields = ["condition", "threshold", "date_range"]
+        fields = ["dimension", "condition", "threshold", "date_range"]
         labels = {"condition": "When the value", "threshold": "Threshold", "date_range": "Over"}
         help_texts = {
             "threshold": "A value in the metric's unit; for “Changes by more than”, a percentage "
@@ -102,8 +185,13 @@ class AlertForm(forms.ModelForm):
         }
         widgets = {"threshold": forms.NumberInput(attrs={"step": "any"})}
 
+    def __init__(self, *args, metric, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.offer(metric)
+
     def clean(self):
         cleaned = super().clean()
+        self.check_dimension(cleaned)
         threshold = cleaned.get("threshold")
         if cleaned.get("condition") == Alert.Condition.CHANGE and threshold is not None and threshold <= 0:
             self.add_error("threshold", "A change alert needs a percentage above 0, such as 20 for 20%.")

@@ -37,10 +37,12 @@ class Databoard(models.Model):
         # In clean() rather than the field's validators, which would need a migration.
         _validate_name_field(self.name)
 
-    def add_tile(self, metric, kind, date_range) -> "Tile":
-        """A new tile showing ``metric``, placed after the databoard's last tile."""
+    def add_tile(self, metric, kind, date_range, dimension="") -> "Tile":
+        """A new tile showing ``metric`` (or its ``dimension`` alone), placed after the databoard's last tile."""
         last = self.tiles.aggregate(last=Max("position"))["last"] or 0
-        return self.tiles.create(metric=metric, kind=kind, date_range=date_range, position=last + 1)
+        return self.tiles.create(
+            metric=metric, kind=kind, date_range=date_range, dimension=dimension, position=last + 1
+        )
 
     def move_tile(self, tile_id, up: bool) -> bool:
         """Swap a tile with its neighbour, earlier (``up``) or later; False when the tile is not here.
@@ -69,16 +71,32 @@ class Databoard(models.Model):
         return bool(deleted)
 
 
+# A metric's datapoints carry a dimension ("Web Site" for leads by source); "" is a metric without
+# one. On a tile, goal or alert, a blank dimension means the whole metric, a key that dimension alone.
+DIMENSION_HELP = "Blank: the whole metric; a dimension: that dimension alone."
+
+
+def dimension_field():
+    return models.CharField(max_length=200, blank=True, default="", help_text=DIMENSION_HELP)
+
+
 class Tile(models.Model):
     class Kind(models.TextChoices):
         NUMBER = "number", "Number"
         LINE = "line", "Line chart"
         BAR = "bar", "Bar chart"
+        # The metric by dimension over the tile's range: one bar, row or slice per dimension.
+        DIMENSION_BAR = "dim_bar", "Bar chart by dimension"
+        DIMENSION_TABLE = "dim_table", "Table by dimension"
+        DIMENSION_DONUT = "dim_donut", "Donut by dimension"
+
+    BY_DIMENSION = (Kind.DIMENSION_BAR, Kind.DIMENSION_TABLE, Kind.DIMENSION_DONUT)
 
     databoard = models.ForeignKey(Databoard, on_delete=models.CASCADE, related_name="tiles")
     metric = models.ForeignKey("builder.Metric", on_delete=models.CASCADE, related_name="tiles")
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.NUMBER)
     date_range = models.CharField(max_length=20, choices=RANGE_CHOICES, default="last_30_days")
+    dimension = dimension_field()
     position = models.PositiveIntegerField(default=0)
 
     class Meta:
@@ -92,6 +110,11 @@ class Tile(models.Model):
         """The HTML id of the tile's chart data."""
         return f"tile-chart-{self.pk}"
 
+    @property
+    def by_dimension(self) -> bool:
+        """Whether the tile shows the metric by dimension (bar, table or donut)."""
+        return self.kind in self.BY_DIMENSION
+
 
 class Goal(models.Model):
     class Period(models.TextChoices):
@@ -102,6 +125,7 @@ class Goal(models.Model):
 
     metric = models.ForeignKey("builder.Metric", on_delete=models.CASCADE, related_name="goals")
     target = models.FloatField()
+    dimension = dimension_field()
     period = models.CharField(max_length=10, choices=Period.choices, default=Period.MONTH)
     # Custom periods only; month, quarter and year follow the calendar.
     start_date = models.DateField(null=True, blank=True)
@@ -113,7 +137,8 @@ class Goal(models.Model):
         ordering = ["metric", "pk"]
 
     def __str__(self):
-        return f"{self.metric}: {self.target:g} ({self.get_period_display()})"
+        of = f"{self.metric} ({self.dimension})" if self.dimension else str(self.metric)
+        return f"{of}: {self.target:g} ({self.get_period_display()})"
 
     def clean(self):
         try:
@@ -132,6 +157,7 @@ class Alert(models.Model):
     condition = models.CharField(max_length=10, choices=Condition.choices)
     threshold = models.FloatField()
     date_range = models.CharField(max_length=20, choices=RANGE_CHOICES, default="today")
+    dimension = dimension_field()
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     # True while the condition holds: one notification per episode, not per sync.
     triggered = models.BooleanField(default=False)

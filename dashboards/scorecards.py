@@ -21,7 +21,10 @@ What a digest holds
 -------------------
 For each metric: its value over the previous full period (yesterday, last week, last month)
 and the change against the period before that, coloured by the metric's favourable trend, all
-through :func:`dashboards.queries.value_and_previous` and :func:`dashboards.comparison.compare`.
+through :func:`dashboards.breakdowns.breakdown` (one query per metric: its whole value is
+:func:`dashboards.queries.aggregate`'s) and :func:`dashboards.comparison.compare`. A metric
+with dimensions lists its top ``TOP_DIMENSIONS`` dimensions under its line, each labelled, with
+its value and change, from the same breakdown.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from django.utils import timezone
 
 from builder import timeframes
 from builder.validators import single_line
-from dashboards import comparison, queries
+from dashboards import breakdowns, comparison
 from dashboards.models import Scorecard
 from dashboards.templatetags.metric_format import metric_value, signed
 from syncs import history
@@ -51,6 +54,9 @@ PERIOD_PRESET = {
     Scorecard.Frequency.WEEKLY: "last_week",
     Scorecard.Frequency.MONTHLY: "last_month",
 }
+
+# Dimensions listed under a metric that has them.
+TOP_DIMENSIONS = 5
 
 # Email clients ignore stylesheets: the HTML body carries these colours inline.
 COLOURS = {"green": "#1d7a46", "red": "#b42318", "grey": "#5b6475"}
@@ -117,10 +123,12 @@ class Row:
     metric: object
     value: float | int | None
     comparison: comparison.Comparison
+    dimensions: tuple = ()  # Rows of the top dimensions, each named by its label
+    label: str = ""  # a dimension's row: its label
 
     @property
     def name(self) -> str:
-        return self.metric.name
+        return self.label or self.metric.name
 
     @property
     def colour(self) -> str:
@@ -170,14 +178,26 @@ class Digest:
 def build(card: Scorecard, now: datetime | None = None) -> Digest:
     """Each metric's value over the last full period and its change against the one before."""
     current = report_range(card, now)
-    metrics = list(card.metrics.order_by("name"))
+    metrics = list(card.metrics.select_related("connection").order_by("name"))
     synced, since = history.of(metrics), timeframes.previous(current).start
     rows = []
     for metric in metrics:
-        value, previous = queries.value_and_previous(metric, current)
+        # One query per metric: the breakdown's whole value is the metric's (queries.aggregate's).
         comparable = comparison.comparable(synced[metric.pk], since)
-        rows.append(Row(metric, value, comparison.compare(value, previous, metric.favourable_trend, comparable)))
+        found = breakdowns.breakdown(metric, current, top=TOP_DIMENSIONS, comparable=comparable)
+        compared = comparison.compare(found.value, found.previous_value, metric.favourable_trend, comparable)
+        rows.append(Row(metric, found.value, compared, top_dimensions(found)))
     return Digest(card=card, range=current, previous=timeframes.previous(current), rows=rows)
+
+
+def top_dimensions(found: breakdowns.Breakdown) -> tuple[Row, ...]:
+    """The breakdown's top dimensions with their change, as Rows; none for a metric without
+    dimensions. "Other" is left out: the metric's own line holds the total."""
+    if not any(line.key for line in found.lines):
+        return ()
+    return tuple(
+        Row(found.metric, line.value, line.comparison, label=line.label) for line in found.lines if not line.is_other
+    )
 
 
 @dataclass(frozen=True)

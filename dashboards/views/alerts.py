@@ -30,13 +30,14 @@ def _panel(request, metric, form=None, status=200):
         rows.append(
             {
                 "alert": alert,
+                "subject": alert_service.subject(alert),
                 "rule": alert_service.describe(alert),
                 "history": history[:HISTORY],
                 "more": max(len(history) - HISTORY, 0),
                 "can_manage": can_manage(request.user, alert),
             }
         )
-    context = {"metric": metric, "rows": rows, "form": form or AlertForm()}
+    context = {"metric": metric, "rows": rows, "form": form or AlertForm(metric=metric)}
     template = "dashboards/alerts/alerts.html#panel" if request.htmx else "dashboards/alerts/alerts.html"
     return render(request, template, context, status=status)
 
@@ -47,7 +48,7 @@ def alert_list(request, uuid):
     metric = get_object_or_404(Metric, uuid=uuid)
     if request.method != "POST":
         return _panel(request, metric)
-    form = AlertForm(request.POST)
+    form = AlertForm(request.POST, metric=metric)
     if not form.is_valid():
         return _panel(request, metric, form)
     alert = form.save(commit=False)
@@ -55,7 +56,7 @@ def alert_list(request, uuid):
     alert.created_by = request.user
     alert.save()
     alert_service.evaluate(alert)
-    messages.success(request, f"Alert added: {metric.name} {alert_service.describe(alert)}.")
+    messages.success(request, f"Alert added: {alert_service.subject(alert)} {alert_service.describe(alert)}.")
     if request.htmx:
         return _panel(request, metric)
     return redirect("dashboards:alerts", uuid=metric.uuid)
@@ -74,7 +75,7 @@ def _managed_alert(request, uuid, alert_id, verb):
 def alert_edit(request, uuid, alert):
     """Change an alert's rule; a changed rule starts afresh (evaluated at once, told if it holds)."""
     metric, alert = _managed_alert(request, uuid, alert, "change")
-    form = AlertForm(request.POST or None, instance=alert)
+    form = AlertForm(request.POST or None, instance=alert, metric=metric)
     if request.method != "POST" or not form.is_valid():
         status = 400 if request.method == "POST" else 200
         return render(request, "dashboards/alerts/edit.html", {"metric": metric, "form": form}, status=status)
@@ -83,7 +84,7 @@ def alert_edit(request, uuid, alert):
         alert.triggered = False  # the old rule's episode is over; the new rule's starts if it holds
         alert.save()
         alert_service.evaluate(alert)
-        messages.success(request, f"Alert changed: {metric.name} {alert_service.describe(alert)}.")
+        messages.success(request, f"Alert changed: {alert_service.subject(alert)} {alert_service.describe(alert)}.")
     return redirect("dashboards:alerts", uuid=metric.uuid)
 
 
@@ -92,7 +93,12 @@ def alert_delete(request, uuid, alert):
     """GET asks for confirmation; POST deletes (and the metric's use goes with it)."""
     metric, alert = _managed_alert(request, uuid, alert, "delete")
     if request.method != "POST":
-        context = {"metric": metric, "alert": alert, "rule": alert_service.describe(alert)}
+        context = {
+            "metric": metric,
+            "alert": alert,
+            "subject": alert_service.subject(alert),
+            "rule": alert_service.describe(alert),
+        }
         return render(request, "dashboards/alerts/delete.html", context)
     alert.delete()
     messages.success(request, "Alert deleted.")

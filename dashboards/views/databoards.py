@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from accounts.roles import may_change, member_required, require_owner
 from builder import timeframes
 from builder.models import Metric
-from dashboards import reading
+from dashboards import tiles
 from dashboards.forms import DataboardForm, TileForm
 from dashboards.models import Databoard
 
@@ -28,15 +28,10 @@ def _changeable_databoard(request, uuid):
     return databoard
 
 
-def _tile_summaries(databoard, tz):
-    """(tile, summary) pairs in databoard order; tiles sharing a date range are read together."""
-    tiles = list(databoard.tiles.select_related("metric", "metric__sync_state"))
-    summaries = {}
-    for date_range in {tile.date_range for tile in tiles}:
-        same_range = [tile for tile in tiles if tile.date_range == date_range]
-        found = reading.summarise_many([t.metric for t in same_range], timeframes.resolve(date_range, tz))
-        summaries.update(zip((t.pk for t in same_range), found, strict=True))
-    return [(tile, summaries[tile.pk]) for tile in tiles]
+def _tiles(databoard, tz):
+    """(tile, what it shows, its dimension's label) in databoard order (``dashboards.tiles``)."""
+    found = databoard.tiles.select_related("metric", "metric__sync_state", "metric__connection")
+    return tiles.read(found, tz)
 
 
 @member_required
@@ -61,9 +56,14 @@ def databoard_create(request):
 @member_required
 def databoard_detail(request, uuid, tile_form=None):
     databoard = _databoard_or_404(uuid)
+    if request.htmx and request.GET.get("tile_fields"):
+        # The Add a tile form again, its Dimension select filled for the metric just chosen.
+        form = TileForm(initial={name: request.GET.get(name) for name in ("metric", "kind", "date_range")})
+        context = {"databoard": databoard, "tile_form": form}
+        return render(request, "dashboards/databoards/detail.html#tile-fields", context)
     context = {
         "databoard": databoard,
-        "tiles": _tile_summaries(databoard, timeframes.user_zone(request.user)),
+        "tiles": _tiles(databoard, timeframes.user_zone(request.user)),
         "tile_form": tile_form or TileForm(),
         "rename_form": DataboardForm(instance=databoard),
         "has_metrics": Metric.objects.exists(),
@@ -105,7 +105,8 @@ def tile_add(request, uuid):
     form = TileForm(request.POST)
     if not form.is_valid():
         return databoard_detail(request, uuid, tile_form=form)
-    databoard.add_tile(form.cleaned_data["metric"], form.cleaned_data["kind"], form.cleaned_data["date_range"])
+    data = form.cleaned_data
+    databoard.add_tile(data["metric"], data["kind"], data["date_range"], data["dimension"])
     return _back_to_databoard(request, databoard)
 
 

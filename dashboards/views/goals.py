@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from accounts.roles import may_change, member_required, require_owner
 from builder import timeframes
 from builder.models import Metric
-from dashboards import comparison, goals, queries
+from dashboards import breakdowns, comparison, goals, queries
 from dashboards.forms import GoalForm
 from dashboards.models import Goal
 from syncs import history
@@ -28,7 +28,10 @@ STATUS_LABELS = {
 def progress_of(goal, tz, now=None):
     """The goal's period in `tz` and its progress now, through the same queries as the screens."""
     period = goals.goal_period(goal.period, tz, start_date=goal.start_date, end_date=goal.end_date)
-    value = queries.aggregate(goal.metric, goals.so_far(period, now))
+    if goal.dimension:
+        value, _ = breakdowns.dimension_value(goal.metric, goals.so_far(period, now), goal.dimension, previous=False)
+    else:
+        value = queries.aggregate(goal.metric, goals.so_far(period, now))
     comparable = comparison.comparable(history.of([goal.metric])[goal.metric.pk], period.start)
     result = goals.evaluate(
         goal.target,
@@ -45,7 +48,7 @@ def progress_of(goal, tz, now=None):
 @member_required
 def goal_list(request, uuid):
     metric = get_object_or_404(Metric, uuid=uuid)
-    form = GoalForm(request.POST or None)
+    form = GoalForm(request.POST or None, metric=metric)
     if request.method == "POST" and form.is_valid():
         goal = form.save(commit=False)
         goal.metric = metric
@@ -55,11 +58,13 @@ def goal_list(request, uuid):
         return redirect("dashboards:goals", uuid=metric.uuid)
     tz = timeframes.user_zone(request.user)
     rows = []
+    labels = form.known_dimensions  # the metric's dimensions and their labels, read once for the form
     for goal in metric.goals.all():
         period, result = progress_of(goal, tz)
         rows.append(
             {
                 "goal": goal,
+                "dimension": labels.get(goal.dimension, goal.dimension),
                 "period": period,
                 "result": result,
                 "status": STATUS_LABELS[result.status],
