@@ -17,11 +17,37 @@
     };
   }
 
+  // A metric by dimension (databoard tiles "Bar chart by dimension" and "Donut by dimension"):
+  // one bar or slice per dimension, labelled with the dimension's label, "Other" last.
+  var DIMENSION_KINDS = { dim_bar: "bar", dim_donut: "doughnut" };
+  var DIMENSION_PALETTE = ["#2a5bd7", "#1d7a46", "#d97706", "#b42318", "#7c3aed", "#0e7490", "#be185d",
+    "#4d7c0f", "#a16207", "#475569", "#9ca3af"];
+
+  function drawByDimension(canvas, data) {
+    var type = DIMENSION_KINDS[canvas.dataset.kind];
+    var colours = data.labels.map(function (_, index) { return DIMENSION_PALETTE[index % DIMENSION_PALETTE.length]; });
+    new Chart(canvas, {
+      type: type,
+      data: { labels: data.labels, datasets: [{ data: data.values, backgroundColor: colours, borderWidth: type === "bar" ? 0 : 1 }] },
+      options: {
+        animation: false, responsive: true, maintainAspectRatio: false,
+        indexAxis: type === "bar" ? "y" : "x",
+        plugins: { legend: { display: type === "doughnut", position: "right" } },
+        scales: type === "bar" ? { x: { beginAtZero: true } } : {}
+      }
+    });
+  }
+
   function draw(canvas) {
     if (canvas.dataset.drawn || typeof Chart === "undefined") return;
     var source = document.getElementById(canvas.dataset.chart);
     if (!source) return;
     var data = JSON.parse(source.textContent);
+    if (DIMENSION_KINDS[canvas.dataset.kind]) {
+      canvas.dataset.drawn = "1";
+      drawByDimension(canvas, data);
+      return;
+    }
     var spark = canvas.dataset.kind === "spark";
     var type = canvas.dataset.kind === "bar" ? "bar" : "line";
     canvas.dataset.drawn = "1";
