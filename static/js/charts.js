@@ -38,6 +38,26 @@
     });
   }
 
+  // The metric page's breakdown over time (data-kind="stacked-bar"): one dataset per dimension and
+  // Other; stacked when the values add up (Sum, Count), side by side otherwise.
+  function drawStacked(canvas, data) {
+    var stacked = Boolean(data.stacked);
+    new Chart(canvas, {
+      type: "bar",
+      data: {
+        labels: data.labels,
+        datasets: data.datasets.map(function (line, index) {
+          return { label: line.label, data: line.values, backgroundColor: DIMENSION_PALETTE[index % DIMENSION_PALETTE.length] };
+        })
+      },
+      options: {
+        animation: false, responsive: true, maintainAspectRatio: false,
+        plugins: { legend: { display: true, position: "bottom" } },
+        scales: { x: { stacked: stacked }, y: { stacked: stacked, beginAtZero: true } }
+      }
+    });
+  }
+
   function draw(canvas) {
     if (canvas.dataset.drawn || typeof Chart === "undefined") return;
     var source = document.getElementById(canvas.dataset.chart);
@@ -46,6 +66,11 @@
     if (DIMENSION_KINDS[canvas.dataset.kind]) {
       canvas.dataset.drawn = "1";
       drawByDimension(canvas, data);
+      return;
+    }
+    if (canvas.dataset.kind === "stacked-bar") {
+      canvas.dataset.drawn = "1";
+      drawStacked(canvas, data);
       return;
     }
     var spark = canvas.dataset.kind === "spark";

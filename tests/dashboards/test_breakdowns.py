@@ -7,15 +7,26 @@ days (New York and Tokyo), every aggregation, a metric with 25 dimensions. Runs 
 without DATABASE_URL and on PostgreSQL with it.
 """
 
+import csv
+import io
+import json
+import re
 from datetime import UTC, date, datetime, timedelta
+from io import StringIO
 from statistics import fmean
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from builder import timeframes
 from builder.models import Aggregation
 from dashboards import breakdowns, queries
+from dashboards.templatetags.metric_format import metric_value
 from tests.factories import MetricFactory, datapoints
 
 AGGREGATIONS = Aggregation.values
@@ -344,3 +355,195 @@ def test_an_empty_range_has_no_lines(stored):
     result = breakdowns.breakdown(metric, empty)
     assert result.lines == [] and result.value is None and not result.several
     assert breakdowns.series_by_dimension(metric, empty, "day").lines == []
+
+
+# ---------------------------------------------------------------- the metric page
+
+RANGE = {"range": "custom", "start": FIRST.isoformat(), "end": LAST.isoformat()}
+
+
+def reading_page(client, metric, **extra):
+    response = client.get(reverse("dashboards:reading", args=[metric.uuid]), {**RANGE, **extra})
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def table_rows(page):
+    """The breakdown table's rows as text: [dimension, value, share, change]."""
+    table = page.split('class="data breakdown-table"')[1].split("</table>")[0]
+    body = table.split("<tbody>")[1]
+    rows = []
+    for row in body.split("</tr>")[:-1]:
+        cells = re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)
+        rows.append([" ".join(re.sub(r"<[^>]+>", " ", cell).split()) for cell in cells])
+    return rows
+
+
+def test_the_metric_page_shows_the_breakdown(analyst_client, stored):
+    metric = stored("sum")
+    page = reading_page(analyst_client, metric)
+    wanted, total = oracle(POINTS, ZoneInfo("UTC"), "sum")
+    rows = table_rows(page)
+    assert len(rows) == 11 and rows[-1][0] == "Other (16 dimensions)"
+    assert [row[0] for row in rows[:10]] == [key or "(none)" for key, *_ in wanted[:10]]
+    for row, (_, value, share, previous) in zip(rows, wanted, strict=True):
+        assert row[1] == metric_value(value)
+        assert row[2] == f"{share:.1f}%"
+        assert f"{(value - previous) / abs(previous) * 100:+.1f}%" in row[3]
+    # A dimension is a link that keeps the range.
+    link = re.search(r'href="([^"]*dimension=source\+01[^"]*)"', page).group(1)
+    assert "range=custom" in link and "start=2026-03-11" in link
+    chart = json.loads(
+        page.split(f'id="breakdown-chart-{metric.uuid.hex}" type="application/json">')[1].split("</script>")[0]
+    )
+    assert chart["stacked"] and len(chart["datasets"]) == 11 and len(chart["labels"]) == 10
+    assert 'data-kind="stacked-bar"' in page
+
+
+def test_one_dimension_by_url(analyst_client, stored):
+    metric = stored("sum")
+    page = reading_page(analyst_client, metric, dimension="source 03")
+    value, _ = breakdowns.dimension_value(metric, current_range("UTC"), "source 03")
+    assert f'tile-value">{metric_value(value)}' in page
+    assert "Values: source 03" in page and "Show all dimensions" in page
+    assert "breakdown-table" not in page
+    assert '<input type="hidden" name="dimension" value="source 03">' in page  # kept when the range changes
+    chart = json.loads(page.split(f'id="chart-{metric.uuid.hex}" type="application/json">')[1].split("</script>")[0])
+    wanted = [reduce(rows_of(POINTS, UTC, day, day, {"source 03"}), "sum") or 0 for day in
+              (FIRST + timedelta(days=n) for n in range(10))]  # fmt: skip
+    assert chart["values"] == pytest.approx(wanted)
+
+
+def test_an_unknown_dimension_is_said_and_all_are_shown(analyst_client, stored):
+    metric = stored("sum")
+    page = reading_page(analyst_client, metric, dimension="Nowhere")
+    assert "“Nowhere” is not a dimension of Leads sum: showing all its dimensions." in page
+    assert "breakdown-table" in page
+
+
+def test_one_dimension_shows_no_breakdown(analyst_client, stored):
+    metric = stored("sum", points=[(datetime(2026, 3, 12, 12, tzinfo=UTC), 3.0, "only")])
+    page = reading_page(analyst_client, metric)
+    assert "breakdown-table" not in page and "Breakdown" not in page
+
+
+def test_no_shares_for_an_average(analyst_client, stored):
+    page = reading_page(analyst_client, stored("average"))
+    assert '<th scope="col">Share</th>' not in page and "No shares for average" in page
+    assert all(len(row) == 3 for row in table_rows(page))
+
+
+def test_the_page_needs_a_role(client, outsider_user, stored):
+    metric = stored("sum")
+    client.force_login(outsider_user)
+    for name in ("dashboards:reading", "dashboards:csv", "dashboards:json"):
+        response = client.get(
+            reverse(name, args=[metric.uuid]), {**RANGE, "dimension": "source 01", "by_dimension": "1"}
+        )
+        assert response.status_code == 403, name
+
+
+def test_the_page_reads_the_same_number_of_queries_for_3_or_25_dimensions(analyst_client, stored):
+    few = stored("sum", points=[p for p in POINTS if p[2] in ("source 01", "source 02", "source 03")])
+    many = stored("count")
+    counts = []
+    for metric in (few, many):
+        with CaptureQueriesContext(connection) as queries_run:
+            reading_page(analyst_client, metric)
+        counts.append(len(queries_run))
+    assert counts[0] == counts[1]
+    with CaptureQueriesContext(connection) as picked:
+        reading_page(analyst_client, many, dimension="source 04")
+    assert len(picked) <= counts[1]
+
+
+# ---------------------------------------------------------------- exports and the command
+
+
+def test_breakdown_csv_and_json(analyst_client, stored):
+    metric = stored("sum", number_format="currency", currency="EUR")
+    url = reverse("dashboards:csv", args=[metric.uuid])
+    response = analyst_client.get(url, {**RANGE, "by_dimension": "1"})
+    assert "by dimension" in response["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0] == [
+        "dimension", "label", "value_EUR", "previous_value_EUR", "change_EUR", "change_percent", "share_percent"
+    ]  # fmt: skip
+    wanted, _ = oracle(POINTS, ZoneInfo("UTC"), "sum", top=100)
+    assert [row[0] for row in rows[1:]] == [key for key, *_ in wanted]  # every dimension, no Other
+    for row, (key, value, _, previous) in zip(rows[1:], wanted, strict=True):
+        assert row[1] == (key or "(none)")
+        assert (float(row[2]) if row[2] else None) == approx(value)  # "retired": no value now
+        assert float(row[3]) == pytest.approx(previous)
+
+    data = analyst_client.get(reverse("dashboards:json", args=[metric.uuid]), {**RANGE, "by_dimension": "1"}).json()
+    assert data["currency"] == "EUR" and data["value"] == pytest.approx(sum(v for _, v, *_ in wanted if v))
+    first = data["dimensions"][0]
+    assert first["dimension"] == wanted[0][0] and first["value"] == pytest.approx(wanted[0][1])
+    assert first["change"] == pytest.approx(wanted[0][1] - wanted[0][3])
+
+
+def test_csv_and_json_of_one_dimension(analyst_client, stored):
+    metric = stored("sum")
+    response = analyst_client.get(reverse("dashboards:csv", args=[metric.uuid]), {**RANGE, "dimension": "source 05"})
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0] == ["timestamp_utc", "value", "dimension"]  # not a currency: a plain value column
+    assert {row[2] for row in rows[1:]} == {"source 05"}
+    assert len(rows) - 1 == len(rows_of(POINTS, UTC, FIRST, LAST, {"source 05"}))
+    data = analyst_client.get(
+        reverse("dashboards:json", args=[metric.uuid]), {**RANGE, "dimension": "source 05"}
+    ).json()
+    assert data["dimension"] == "source 05" and data["currency"] is None
+    assert sum(p["value"] for p in data["datapoints"]) == pytest.approx(
+        reduce(rows_of(POINTS, UTC, FIRST, LAST, {"source 05"}), "sum")
+    )
+    bad = analyst_client.get(reverse("dashboards:csv", args=[metric.uuid]), {**RANGE, "dimension": "Nowhere"})
+    assert bad.status_code == 400 and "“Nowhere” is not a dimension of Leads sum" in bad.content.decode()
+
+
+def run(*args):
+    out = StringIO()
+    call_command("metric_values", *args, stdout=out)
+    return out.getvalue()
+
+
+DATES = ("--from", FIRST.isoformat(), "--to", LAST.isoformat())
+
+
+@pytest.mark.parametrize("zone_name", ZONES)
+def test_the_command_by_dimension(stored, zone_name):
+    metric = stored("average")
+    wanted, total = oracle(POINTS, ZoneInfo(zone_name), "average", top=100)
+    payload = json.loads(run(metric.name, *DATES, "--tz", zone_name, "--by-dimension", "--json"))
+    assert payload["value"] == pytest.approx(total) and payload["currency"] is None
+    assert [d["dimension"] for d in payload["dimensions"]] == [key for key, *_ in wanted]
+    for record, (_, value, _, previous) in zip(payload["dimensions"], wanted, strict=True):
+        assert record["value"] == approx(value) and record["previous_value"] == approx(previous)
+    lines = run(metric.name, *DATES, "--tz", zone_name, "--by-dimension").splitlines()
+    assert lines[0].startswith(f"Leads average (Average) by dimension from {FIRST} to {LAST} in {zone_name}")
+    assert lines[1].split()[:2] == (wanted[0][0] or "(none)").split() and len(lines) == 2 + len(wanted)
+    assert lines[-1].startswith("26 dimensions; the metric:")
+
+
+def test_the_command_for_one_dimension(stored):
+    metric = stored("sum")
+    payload = json.loads(run(metric.name, *DATES, "--tz", "Asia/Tokyo", "--dimension", "source 09", "--json"))
+    tokyo = ZoneInfo("Asia/Tokyo")
+    assert payload["dimension"] == "source 09"
+    assert payload["value"] == pytest.approx(reduce(rows_of(POINTS, tokyo, FIRST, LAST, {"source 09"}), "sum"))
+    text = run(metric.name, *DATES, "--tz", "Asia/Tokyo", "--dimension", "source 09", "--by", "day")
+    assert text.startswith("Leads sum (source 09) (Sum) from 2026-03-11 to 2026-03-20 in Asia/Tokyo, by day:")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--dimension", "Nowhere"], "Leads sum has no dimension 'Nowhere'"),
+        (["--by-dimension", "--dimension", "source 01"], "not both"),
+        (["--by-dimension", "--by", "day"], "leave --by out"),
+    ],
+)
+def test_the_command_refuses_in_words(stored, args, message):
+    stored("sum")
+    with pytest.raises(CommandError, match=message):
+        run("Leads sum", *DATES, *args)

@@ -100,11 +100,11 @@ def test_metric_values_chart_data_csv_and_json(analyst_client, metric):
         )
     )
     assert rows[0][0] == "timestamp_utc"
-    value = rows[0].index("value")
+    value = rows[0].index("value_USD")  # a currency metric's values carry their currency
     assert sorted(float(r[value]) for r in rows[1:]) == [1.0, 2.0, 3.0, 4.0, 5.0]
 
     data = analyst_client.get(reverse("dashboards:json", args=[metric.uuid]), query).json()
-    assert data["metric"] == metric.name
+    assert data["metric"] == metric.name and data["currency"] == "USD"
     assert len(data["datapoints"]) == 5
 
 
