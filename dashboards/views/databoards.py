@@ -56,11 +56,10 @@ def databoard_create(request):
 @member_required
 def databoard_detail(request, uuid, tile_form=None):
     databoard = _databoard_or_404(uuid)
-    if request.htmx and request.GET.get("tile_fields"):
-        # The Add a tile form again, its Dimension select filled for the metric just chosen.
-        form = TileForm(initial={name: request.GET.get(name) for name in ("metric", "kind", "date_range")})
-        context = {"databoard": databoard, "tile_form": form}
-        return render(request, "dashboards/databoards/detail.html#tile-fields", context)
+    if request.htmx and request.GET.get("tile_dimension"):
+        # The Add a tile form's Dimension select, filled for the metric just chosen.
+        context = {"databoard": databoard, "tile_form": TileForm(initial={"metric": request.GET.get("metric")})}
+        return render(request, "dashboards/databoards/detail.html#tile-dimension", context)
     context = {
         "databoard": databoard,
         "tiles": _tiles(databoard, timeframes.user_zone(request.user)),

@@ -304,12 +304,11 @@ def test_choosing_a_metric_fills_the_dimension_select(analyst_client, board, lea
     url = reverse("dashboards:databoard", args=[board.uuid])
 
     def fields_for(metric):
-        response = analyst_client.get(url, {"tile_fields": "1", "metric": metric.pk}, HTTP_HX_REQUEST="true")
+        response = analyst_client.get(url, {"tile_dimension": "1", "metric": metric.pk}, HTTP_HX_REQUEST="true")
         return response.content.decode().strip()
 
     fields = fields_for(leads)
-    assert fields.startswith('<div id="tile-fields"')
-    assert f'<option value="{leads.pk}" selected>' in fields
+    assert fields.startswith('<div id="tile-dimension">') and 'name="metric"' not in fields
     assert dimension_options(fields) == ["", *sorted(SOURCES, key=str.casefold)]
     assert dimension_options(fields_for(revenue)) == [""]
 
