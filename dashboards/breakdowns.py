@@ -72,6 +72,12 @@ NONE_LABEL = "(none)"
 ADDITIVE = frozenset({Aggregation.SUM, Aggregation.COUNT})
 
 
+def has_shares(aggregation: str) -> bool:
+    """Whether a breakdown of this aggregation has shares, its lines parts of the whole (Sum, Count
+    and a Latest value snapshot; see Shares above): what a donut of it needs."""
+    return aggregation in ADDITIVE or aggregation == Aggregation.LATEST
+
+
 # ---------------------------------------------------------------- partial aggregates
 
 
@@ -333,7 +339,7 @@ def breakdown(
         value=whole.value(aggregation),
         previous_value=whole_before.value(aggregation) if len(periods) > 1 else None,
         dimensions=len(now_parts),
-        shares=aggregation in ADDITIVE or aggregation == Aggregation.LATEST,
+        shares=has_shares(aggregation),
     )
 
 
