@@ -138,6 +138,12 @@ class TileForm(DimensionChoice, forms.ModelForm):
                 f"{metric.name} has no dimensions in its data: show it as a Number, Line chart or Bar chart, "
                 "or break it down by a field on the JSONata step first.",
             )
+        elif kind == Tile.Kind.DIMENSION_DONUT and not breakdowns.has_shares(metric.aggregation):
+            self.add_error(
+                "kind",
+                f"A donut shows the parts of a whole, and the {metric.get_aggregation_display().lower()} of "
+                f"{metric.name} is not the sum of its dimensions': show it as a Bar chart or a Table by dimension.",
+            )
         return cleaned
 
 

@@ -31,6 +31,7 @@ class ByDimension:
     metric: object
     range: timeframes.Range
     rows: list  # breakdowns.Line: the top dimensions, then "Other"
+    shares: bool  # whether the lines are parts of the whole (Sum, Count, Latest value)
     syncing: str = ""
 
     def chart_data(self):
@@ -64,7 +65,7 @@ def _by_dimension(tile, current: timeframes.Range, synced) -> ByDimension:
     since = timeframes.previous(current).start
     comparable = comparison.comparable(synced[tile.metric.pk], since)
     found = breakdowns.breakdown(tile.metric, current, top=TOP, comparable=comparable)
-    return ByDimension(tile.metric, current, found.lines, synced[tile.metric.pk].hint(since))
+    return ByDimension(tile.metric, current, found.lines, found.shares, synced[tile.metric.pk].hint(since))
 
 
 def read(tiles, tz) -> list[tuple]:

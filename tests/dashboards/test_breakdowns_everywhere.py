@@ -141,13 +141,13 @@ def test_a_table_by_dimension_lists_value_share_and_change(analyst_client, board
     rows = re.findall(r"<tr data-key=\"([^\"]+)\">(.*?)</tr>", page, re.S)
     assert [key for key, _ in rows] == [source for source, _ in ranked(now)][:10]
     for key, row in rows:
-        cells = [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        cells = [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
         assert cells[0] == key
         assert cells[1] == str(now[key])
         assert cells[2] == f"{now[key] / total * 100:.1f}%"
         change = now[key] - before[key]
         assert cells[3] == f"+{change / before[key] * 100:.1f}% (+{change})"
-    other = re.search(r'<tr data-other="2">(.*?)</tr>', page, re.S).group(1)
+    other = re.search(r'<tr class="breakdown-other" data-other="2">(.*?)</tr>', page, re.S).group(1)
     rest = sum(value for _, value in ranked(now)[10:])
     assert ">Other<" in other and f">{rest}<" in other
 
@@ -297,6 +297,22 @@ def test_a_tile_by_dimension_needs_dimensions_and_shows_them_all(analyst_client,
     page = html.unescape(add_tile(analyst_client, board, leads, "dim_table", dimension="Web Site").content.decode())
     assert "A tile by dimension shows every dimension: leave Dimension at “The whole metric”" in page
     assert not Tile.objects.exists()
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_donut_needs_parts_of_a_whole(analyst_client, board, analyst_user):
+    """An average by dimension is no slice of a whole: a bar chart or a table shows it, without shares."""
+    speed = MetricFactory(name="Days to close", aggregation="average", owner=analyst_user, current=True)
+    datapoints(speed, [(datetime(2026, 3, 10, tzinfo=UTC), 4, "Ada"), (datetime(2026, 3, 11, tzinfo=UTC), 8, "Ben")])
+    page = html.unescape(add_tile(analyst_client, board, speed, "dim_donut").content.decode())
+    assert "A donut shows the parts of a whole, and the average of Days to close is not the sum" in page
+    assert not Tile.objects.exists()
+    add_tile(analyst_client, board, speed, "dim_table")
+    shown = tile_html(
+        analyst_client.get(reverse("dashboards:databoard", args=[board.uuid])).content.decode(), Tile.objects.get()
+    )
+    assert ">Share<" not in shown
+    assert re.search(r'data-key="Ben">\s*<th scope="row">Ben</th>\s*<td>8</td>', shown)
 
 
 @time_machine.travel(NOW, tick=False)
