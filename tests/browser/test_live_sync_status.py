@@ -2,13 +2,13 @@
 follow the sync on the metric page without a reload, and the page hears ``metric-synced`` when it is done."""
 
 import re
-from datetime import timedelta
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from builder import timeframes
 from dashboards.templatetags.metric_format import metric_value
 from syncs.models import Datapoint, SyncRun
 from tests.syncs.conftest import leads_metric, workers  # noqa: F401 - workers is the fixture this test uses
@@ -34,8 +34,13 @@ def test_sync_now_updates_last_synced_runs_and_card_without_a_reload(page, login
     panel = page.locator("#sync-panel")
     last_synced = panel.locator("tr", has_text="Last synced")
     runs = panel.locator("table.sync-runs tbody tr")
-    value = page.locator("#metric-reading .tile-value")
+    card = page.locator("#metric-reading")
+    value = card.locator(".tile-value")
     expect(last_synced).to_contain_text("Never")
+    expect(value).to_have_text(starts_with("—"))
+    # A range of the analyst's own: the values reload for it, not for the default (the last 30 days).
+    card.get_by_label("Date range").select_option("last_7_days")
+    expect(card).to_contain_text("over last 7 days")
     expect(value).to_have_text(starts_with("—"))
     expect(runs).to_have_text(["No syncs yet."])
     page.evaluate(HEARD)
@@ -52,12 +57,13 @@ def test_sync_now_updates_last_synced_runs_and_card_without_a_reload(page, login
     expect(runs.first).to_contain_text("Sync now")
     expect(runs.first).to_contain_text("Succeeded")
     expect(runs.first).to_contain_text(str(run.datapoints_written))
-    # The card's value, from the datapoints the sync stored: the leads of the last 7 days (the
-    # sync window), all inside the card's range (the last 30 days), summed one per lead.
-    stored = list(Datapoint.objects.filter(metric=metric).values_list("timestamp", "value"))
-    assert stored, "the sandbox has leads in the sync window, so the card has a value to show"
-    assert all(when >= timezone.now() - timedelta(days=29) for when, _ in stored)
-    expected = metric_value(sum(v for _, v in stored), metric.number_format, metric.currency)
-    expect(value).to_have_text(starts_with(expected))
+    # The card's value, from the datapoints the sync stored: those in the card's range, one per lead.
+    shown = timeframes.resolve("last_7_days", timeframes.user_zone(analyst_user))
+    stored = Datapoint.objects.filter(metric=metric).values_list("timestamp", "value")
+    in_range = [v for when, v in stored if shown.start <= when < shown.end]
+    assert in_range, "the sandbox has leads in the range, so the card has a value to show"
+    expect(card.get_by_label("Date range")).to_have_value("last_7_days")
+    expect(card).to_contain_text("over last 7 days")
+    expect(value).to_have_text(starts_with(metric_value(sum(in_range), metric.number_format, metric.currency)))
     assert page.evaluate("window.heardMetricSynced") == 1
     assert loads == [], "the page was never reloaded"
