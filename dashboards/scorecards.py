@@ -21,10 +21,10 @@ What a digest holds
 -------------------
 For each metric: its value over the previous full period (yesterday, last week, last month)
 and the change against the period before that, coloured by the metric's favourable trend, all
-through :func:`dashboards.breakdowns.breakdown` (one query per metric: its whole value is
-:func:`dashboards.queries.aggregate`'s) and :func:`dashboards.comparison.compare`. A metric
-with dimensions lists its top ``TOP_DIMENSIONS`` dimensions under its line, each labelled, with
-its value and change, from the same breakdown.
+through :func:`dashboards.queries.totals` (the whole card at once) and
+:func:`dashboards.comparison.compare`. A metric with dimensions lists its top
+``TOP_DIMENSIONS`` dimensions under its line, each labelled, with its value and change
+(:func:`dashboards.breakdowns.breakdown`, one query per metric).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from django.utils import timezone
 
 from builder import timeframes
 from builder.validators import single_line
-from dashboards import breakdowns, comparison
+from dashboards import breakdowns, comparison, queries
 from dashboards.models import Scorecard
 from dashboards.templatetags.metric_format import metric_value, signed
 from syncs import history
@@ -180,23 +180,27 @@ def build(card: Scorecard, now: datetime | None = None) -> Digest:
     current = report_range(card, now)
     metrics = list(card.metrics.select_related("connection").order_by("name"))
     synced, since = history.of(metrics), timeframes.previous(current).start
+    values = queries.totals(metrics, current)  # every metric's pair at once, calculated ones included
     rows = []
     for metric in metrics:
-        # One query per metric: the breakdown's whole value is the metric's (queries.aggregate's).
+        value, previous = values[metric.pk]
         comparable = comparison.comparable(synced[metric.pk], since)
-        found = breakdowns.breakdown(metric, current, top=TOP_DIMENSIONS, comparable=comparable)
-        compared = comparison.compare(found.value, found.previous_value, metric.favourable_trend, comparable)
-        rows.append(Row(metric, found.value, compared, top_dimensions(found)))
+        compared = comparison.compare(value, previous, metric.favourable_trend, comparable)
+        rows.append(Row(metric, value, compared, top_dimensions(metric, current, comparable)))
     return Digest(card=card, range=current, previous=timeframes.previous(current), rows=rows)
 
 
-def top_dimensions(found: breakdowns.Breakdown) -> tuple[Row, ...]:
-    """The breakdown's top dimensions with their change, as Rows; none for a metric without
-    dimensions. "Other" is left out: the metric's own line holds the total."""
+def top_dimensions(metric, current: timeframes.Range, comparable: bool) -> tuple[Row, ...]:
+    """The metric's top dimensions over ``current`` with their change, as Rows (one query); none
+    for a metric without dimensions or a calculated one. "Other" is left out: the metric's own
+    line holds the total."""
+    if queries.is_calculated(metric):
+        return ()
+    found = breakdowns.breakdown(metric, current, top=TOP_DIMENSIONS, comparable=comparable)
     if not any(line.key for line in found.lines):
         return ()
     return tuple(
-        Row(found.metric, line.value, line.comparison, label=line.label) for line in found.lines if not line.is_other
+        Row(metric, line.value, line.comparison, label=line.label) for line in found.lines if not line.is_other
     )
 
 

@@ -17,6 +17,7 @@ import time_machine
 from django.core import mail
 from django.urls import reverse
 
+from builder.models import Kind, Metric
 from connections.models import ReferenceLabel
 from dashboards import alerts, scorecards
 from dashboards.models import Alert, Databoard, Goal, Scorecard, Tile
@@ -266,6 +267,23 @@ def test_a_scorecard_lists_a_metrics_top_five_dimensions(analyst_user, leads, re
     assert f"    - {first}: {count}   +{change:.1f}% better" in rendered.text
     assert f"{ranked(week)[5][0]}:" not in rendered.text  # the sixth is not listed
     assert rendered.html.count("data-dimension-of=") == 5
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_calculated_metric_keeps_its_line_without_dimensions(analyst_user, leads):
+    """Leads per partner lead: calculated from two metrics, it has no dimensions of its own."""
+    partners = MetricFactory(name="Partner leads", aggregation="count", current=True)
+    datapoints(partners, [(when, 1) for when, _, source in leads.rows if source == "Partner"])
+    ratio = Metric.objects.create(name="Leads per partner lead", kind=Kind.CALCULATED, formula="leads / partners")
+    ratio.set_inputs([("leads", leads), ("partners", partners)])
+    card = Scorecard.objects.create(name="Weekly", frequency="weekly", owner=analyst_user)
+    card.metrics.set([leads, ratio])
+    ratio_row, lead_row = scorecards.build(card).rows  # by name
+
+    week = counted(leads.rows, datetime(2026, 3, 9, tzinfo=UTC), datetime(2026, 3, 16, tzinfo=UTC))
+    assert ratio_row.value == pytest.approx(sum(week.values()) / week["Partner"])
+    assert ratio_row.dimensions == ()
+    assert len(lead_row.dimensions) == 5
 
 
 # ---------------------------------------------------------------- the forms
