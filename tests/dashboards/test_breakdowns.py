@@ -547,3 +547,64 @@ def test_the_command_refuses_in_words(stored, args, message):
     stored("sum")
     with pytest.raises(CommandError, match=message):
         run("Leads sum", *DATES, *args)
+
+
+# ---------------------------------------------------------------- after a real sync from the sandbox
+
+SOURCES_QUERY = (
+    "SELECT createdtime, leadsource FROM Leads WHERE createdtime >= '{{start}}' AND createdtime <= '{{end}}' "
+    "ORDER BY id;"
+)
+
+
+@pytest.mark.parametrize("zone_name", ZONES)
+def test_leads_by_source_after_a_sync_match_the_sandbox_records(sandbox, vtiger, zone_name):
+    metric = MetricFactory(
+        name="Leads by source",
+        connection=vtiger,
+        owner=None,
+        aggregation="count",
+        params=[["query", SOURCES_QUERY]],
+        expression='result.{"value": 1, "date": createdtime, "dimension": leadsource}',
+    )
+    today = sandbox.dataset.today
+    first, last = today - timedelta(days=40), today - timedelta(days=11)
+    call_command("sync_metric", metric.name, "--from", (first - timedelta(days=30)).isoformat(),
+                 "--to", last.isoformat(), stdout=StringIO())  # fmt: skip
+    zone = ZoneInfo(zone_name)
+    current = timeframes.custom(first + timedelta(days=15), last, zone_name)
+    before = timeframes.previous(current)
+
+    def counts(period):
+        found = {}
+        for row in sandbox.dataset.records("Leads"):
+            created = datetime.strptime(row["createdtime"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+            if period.first_day <= created.astimezone(zone).date() <= period.last_day:
+                key = row["leadsource"] or ""
+                found[key] = found.get(key, 0) + 1
+        return found
+
+    now, then = counts(current), counts(before)
+    assert len(now) > 3, "the sandbox has leads from several sources"
+    result = breakdowns.breakdown(metric, current, top=None)
+    assert {line.key: line.value for line in result.lines if line.value} == now
+    assert {line.key: line.previous for line in result.lines if line.previous} == then
+    assert result.value == sum(now.values())
+    assert sum(line.share for line in result.lines if line.share) == pytest.approx(100)
+
+
+@pytest.mark.parametrize("aggregation", ["sum", "average", "latest"])
+def test_sunday_weeks_by_dimension_in_new_york(stored, aggregation):
+    zone = ZoneInfo("America/New_York")
+    metric = stored(aggregation)
+    current = timeframes.custom(FIRST, LAST, zone, week_start="sunday")
+    result = breakdowns.series_by_dimension(metric, current, "week")
+    sundays = sorted({day - timedelta(days=(day.weekday() - 6) % 7) for day in
+                      (FIRST + timedelta(days=n) for n in range(10))})  # fmt: skip
+    assert [start.date() for start in result.starts] == sundays
+    top = {line.key for line in result.lines if not line.is_other}
+    for line in result.lines:
+        keys = set(KEYS) - top if line.is_other else {line.key}
+        for point, sunday in zip(line.points, sundays, strict=True):
+            week = (max(sunday, FIRST), min(sunday + timedelta(days=6), LAST))
+            assert point.value == approx(reduce(rows_of(POINTS, zone, *week, keys), aggregation)), (line.key, sunday)
