@@ -32,7 +32,7 @@
       options: {
         animation: false, responsive: true, maintainAspectRatio: false,
         indexAxis: type === "bar" ? "y" : "x",
-        plugins: { legend: { display: type === "doughnut", position: "right" } },
+        plugins: { legend: { display: type === "doughnut", position: "bottom" } },
         scales: type === "bar" ? { x: { beginAtZero: true } } : {}
       }
     });
