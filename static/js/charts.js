@@ -58,11 +58,18 @@
     });
   }
 
-  function draw(canvas) {
+  // The page's own <script type="application/json">, else the one in the htmx response just swapped in:
+  // htmx drops every <script> of swapped content (allowScriptTags is false in base.html), data included.
+  function chartData(canvas, response) {
+    var id = canvas.dataset.chart;
+    var source = document.getElementById(id) || (response && response().getElementById(id));
+    return source ? JSON.parse(source.textContent) : null;
+  }
+
+  function draw(canvas, response) {
     if (canvas.dataset.drawn || typeof Chart === "undefined") return;
-    var source = document.getElementById(canvas.dataset.chart);
-    if (!source) return;
-    var data = JSON.parse(source.textContent);
+    var data = chartData(canvas, response);
+    if (!data) return;
     if (DIMENSION_KINDS[canvas.dataset.kind]) {
       canvas.dataset.drawn = "1";
       drawByDimension(canvas, data);
@@ -93,10 +100,21 @@
     });
   }
 
-  function drawAll(root) {
-    (root || document).querySelectorAll("canvas[data-chart]").forEach(draw);
+  function drawAll(root, response) {
+    (root || document).querySelectorAll("canvas[data-chart]").forEach(function (canvas) { draw(canvas, response); });
+  }
+
+  // The response is parsed (inert: DOMParser runs no script) only when a swapped canvas needs its data.
+  function parsedResponse(xhr) {
+    var parsed = null;
+    return function () {
+      if (!parsed) parsed = new DOMParser().parseFromString(xhr && xhr.responseText || "", "text/html");
+      return parsed;
+    };
   }
 
   document.addEventListener("DOMContentLoaded", function () { drawAll(); });
-  document.addEventListener("htmx:afterSettle", function (event) { drawAll(event.target); });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    drawAll(event.target, parsedResponse(event.detail && event.detail.xhr));
+  });
 })();

@@ -79,13 +79,20 @@ def test_a_newcomer_reads_leads_by_source_and_picks_one(page, login):
     expect(page).to_have_url(re.compile(r"dimension=" + pick.replace(" ", r"(\+|%20)")))
     expect(page).to_have_url(re.compile(r"start=2026-03-11"))
     expect(page.locator("table.breakdown-table")).to_have_count(0)
+    line = page.locator('#metric-reading canvas[data-kind="line"]')
+    expect(line).to_have_attribute("data-drawn", "1")  # drawn again after the swap
+    per_day = [
+        sum(1 for when, _, s in points if s == pick and when.date() == FIRST + timedelta(days=n)) for n in range(10)
+    ]
+    assert line.evaluate("c => Chart.getChart(c).data.datasets[0].data") == per_day
 
     # Another range keeps the dimension; then back to every dimension.
     page.get_by_label("From").fill("2026-03-15")
     page.get_by_role("button", name="Show").click()
-    per_day = sum(1 for when, _, s in points if s == pick and when.date() >= date(2026, 3, 15))
-    expect(page.locator("#metric-reading .tile-value")).to_have_text(starts_with(per_day))
+    since = sum(1 for when, _, s in points if s == pick and when.date() >= date(2026, 3, 15))
+    expect(page.locator("#metric-reading .tile-value")).to_have_text(starts_with(since))
     expect(page.get_by_role("heading", name=f"Values: {pick}")).to_be_visible()
     page.get_by_role("link", name="Show all dimensions").click()
     expect(page.locator("table.breakdown-table tbody tr")).to_have_count(11)
+    expect(page.locator('#metric-reading canvas[data-kind="stacked-bar"]')).to_have_attribute("data-drawn", "1")
     expect(page).not_to_have_url(re.compile(r"dimension="))
