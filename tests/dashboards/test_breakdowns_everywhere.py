@@ -164,7 +164,9 @@ def test_a_tile_of_one_dimension_shows_that_dimension_alone(analyst_client, boar
     week = counted(leads.rows, datetime(2026, 3, 9, tzinfo=UTC), datetime(2026, 3, 16, tzinfo=UTC))
     before = counted(leads.rows, datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 9, tzinfo=UTC))
     shown = tile_html(page, number)
-    assert 'data-dimension="Cold Call">Cold Call<' in shown
+    link = reverse("dashboards:reading", args=[leads.uuid]) + "?range=last_week&amp;dimension=Cold%20Call"
+    assert f'data-dimension="Cold Call"><a href="{link}">Cold Call</a>' in shown  # the metric page's reading of it
+    assert analyst_client.get(html.unescape(link)).status_code == 200
     assert f'<p class="tile-value">{week["Cold Call"]}</p>' in shown  # 7, not the metric's 47
     assert f"(+{week['Cold Call'] - before['Cold Call']})" in shown
 
@@ -330,7 +332,7 @@ def test_a_donut_needs_parts_of_a_whole(analyst_client, board, analyst_user):
         analyst_client.get(reverse("dashboards:databoard", args=[board.uuid])).content.decode(), Tile.objects.get()
     )
     assert ">Share<" not in shown
-    assert re.search(r'data-key="Ben">\s*<th scope="row">Ben</th>\s*<td>8</td>', shown)
+    assert re.search(r'data-key="Ben">\s*<th scope="row"><a href="[^"]+dimension=Ben">Ben</a></th>\s*<td>8</td>', shown)
 
 
 @time_machine.travel(NOW, tick=False)
@@ -373,7 +375,7 @@ def test_a_reference_dimension_reads_as_its_label_and_keeps_its_key(analyst_clie
     page = analyst_client.get(reverse("dashboards:databoard", args=[board.uuid])).content.decode()
     data = chart_json(page, donut)
     assert list(zip(data["labels"], data["values"], strict=True)) == [("Ada Admin", 500), ("19x6", 200)]
-    assert 'data-dimension="19x5">Ada Admin<' in tile_html(page, number)
+    assert '&amp;dimension=19x5">Ada Admin</a>' in tile_html(page, number)
 
     alert = Alert.objects.create(
         metric=deals,
