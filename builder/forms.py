@@ -198,6 +198,18 @@ class ExpressionForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false", "class": "code", "autocomplete": "off"}),
         max_length=10_000,
     )
+    breakdown = forms.ChoiceField(
+        label="Break down by",
+        required=False,
+        widget=forms.Select(attrs={"data-breakdown": ""}),
+        help_text="One value per value of this field (a lead source, a sales stage, an owner): the generated "
+        'expression sets "dimension" to it. References such as an owner are shown by name.',
+        error_messages={"invalid_choice": "%(value)s is not a text field of the response: choose one listed, or None."},
+    )
+
+    def __init__(self, *args, breakdown_choices=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["breakdown"].choices = [("", "None"), *breakdown_choices]
 
 
 class NameForm(forms.Form):

@@ -36,7 +36,7 @@ from builder import (
 from builder.forms import CUSTOM_FORMAT, RequestForm
 from builder.models import ClosedDraft, DateMode, Draft, Metric
 from builder.signals import metric_saved
-from builder.wizard_drafts import WIZARD_KEY, clean_definition, close_draft
+from builder.wizard_drafts import WIZARD_KEY, breakdown_field, clean_definition, close_draft
 from connections import ratelimit, safejson
 from connections.client import Client
 from connections.errors import ConnectionProblem
@@ -445,19 +445,59 @@ def suggestion(draft: Draft) -> str:
     else:
         records_path, records = ("result" if connection is not None and connection.is_vtiger else None), []
     date_field = spec.get("field") if spec.get("mode") == DateMode.FIELD else None
-    numeric = [name for name in transform.numeric_fields(records) if name != date_field]
+    dimension = breakdown_field(draft) or None
+    if dimension and (dimension == date_field or (records and not _has_field(records, dimension))):
+        dimension = None  # steps 1-2 changed: the field is no longer in the response, or is the date
+    numeric = [name for name in transform.numeric_fields(records) if name not in (date_field, dimension)]
     value_field = numeric[0] if numeric else None
-    try:
-        return transform.suggest_expression(records_path, value_field, date_field)
-    except ValueError:
-        return transform.suggest_expression(records_path, None, None, "count")
+    for value, date, aggregate in ((value_field, date_field, None), (None, None, "count")):
+        for by in (dimension, None) if dimension else (None,):
+            try:
+                return transform.suggest_expression(records_path, value, date, aggregate, by)
+            except ValueError:
+                continue
+    return transform.suggest_expression(records_path, None, None, "count")
 
 
-def result_text(result: Any, limit: int = 20_000) -> str:
-    """The result as indented JSON, its first items only: indenting makes json use its slow encoder."""
+def _has_field(records: list, name: str, sample_size: int = 500) -> bool:
+    return any(isinstance(record, dict) and name in record for record in records[:sample_size])
+
+
+def breakdown_choices(draft: Draft) -> list[tuple[str, str]]:
+    """The "Break down by" options of the JSONata step: (field, label), from the stored response.
+
+    ``transform.text_fields`` of the response's records; on Vtiger, the picklists and labels of the
+    fields the VTQL helper loaded for the queried module ("Lead Source (leadsource)"). The current
+    choice stays listed even when the response no longer has it.
+    """
+    records = dates.find_records(draft.response)[1] if draft.response is not None else []
+    vtql_state = wizard_state(draft).get("vtql") or {}
+    described = {}
+    if vtql_state.get("fields_for") and vtql_state.get("fields_for") == vtql_state.get("module"):
+        described = {f["name"]: f for f in vtql_state.get("fields") or [] if isinstance(f, dict) and f.get("name")}
+    picklists = [name for name, f in described.items() if f.get("picklist")]
+    names = transform.text_fields(records, picklists=picklists)
+    chosen = breakdown_field(draft)
+    if chosen and chosen not in names:
+        names.append(chosen)
+
+    def label(name):
+        shown = str((described.get(name) or {}).get("label") or "").strip()
+        return f"{shown} ({name})" if shown and shown != name else name
+
+    return [(name, label(name)) for name in names]
+
+
+def result_text(result: Any, limit: int = 20_000, length: int | None = None) -> str:
+    """The result as indented JSON, its first items only: indenting makes json use its slow encoder.
+
+    ``length``: the length of the array ``result`` is the head of (``transform.Summary``), if it is one.
+    """
     shown, more = result, 0
-    if isinstance(result, list) and len(result) > DATAPOINT_ROWS:
-        shown, more = list(result[:DATAPOINT_ROWS]), len(result) - DATAPOINT_ROWS
+    if isinstance(result, list):
+        length = len(result) if length is None else length
+        if length > DATAPOINT_ROWS:
+            shown, more = list(result[:DATAPOINT_ROWS]), length - DATAPOINT_ROWS
     text = json.dumps(shown, ensure_ascii=False, indent=2, default=lambda _: "<function>")
     if len(text) > limit:
         text = text[:limit] + "\n…"

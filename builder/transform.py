@@ -258,7 +258,10 @@ def suggest_expression(
     """A starting expression from the records' path (``dates.find_records``) and the chosen fields.
 
     With a date field, one item per record: ``result.{"date": closingdate, "value": $number(amount)}``
-    (``"value": 1`` counts records). With a dimension, one item per record as well. Otherwise one
+    (``"value": 1`` counts records). Broken down by a dimension, one item per record as well, for
+    every date mode (``"dimension": leadsource`` added; without a date field the items carry no
+    date): the metric's aggregation then combines the records of each dimension, so an average
+    or a breakdown's "Other" is computed from the records, not from sums made here. Otherwise one
     number: ``$count(result)`` without a value field, else ``$sum(result.$number(amount))``, or
     the ``aggregate`` named (sum, average, min, max, count). ``""`` or None as the path: ``$``.
     """
@@ -307,3 +310,48 @@ def numeric_fields(records: list[Any], sample_size: int = 50) -> list[str]:
             rank = 1
         ranked.append((rank, order, key))
     return [key for _, _, key in sorted(ranked)]
+
+
+REFERENCE_RE = re.compile(r"[0-9]{1,9}x[0-9]{1,18}")  # a Vtiger reference: <module prefix>x<record id>
+_DATE_LIKE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+MAX_DIMENSION_VALUES = 30
+
+
+def text_fields(
+    records: list[Any], sample_size: int = 500, picklists: tuple[str, ...] | list[str] | frozenset[str] = ()
+) -> list[str]:
+    """Top-level fields to break a metric down by, in the records' order: text first, then references.
+
+    Text: most sampled values (four in five) are strings that are neither numbers nor dates, with
+    at least two and few distinct values (at most two thirds of the values, and
+    ``MAX_DIMENSION_VALUES``): Vtiger's ``leadsource``, ``sales_stage``. ``picklists``: fields known
+    to hold a few set values (Vtiger's describe says so: ``industry``), offered whenever the
+    records have them, however varied the sample. References: every value is a Vtiger id such as
+    ``19x5`` (``assigned_user_id``, ``account_id``), the record's own ``id`` excepted; they read as
+    names where the breakdown is shown. Empty values are skipped.
+    """
+    picklists = frozenset(picklists)
+    seen: dict[str, list[Any]] = {}
+    for record in records[:sample_size]:
+        if isinstance(record, dict):
+            for key, value in record.items():
+                if value is not None and value != "":
+                    seen.setdefault(key, []).append(value)
+    text, references = [], []
+    for key, values in seen.items():
+        if not all(isinstance(value, str) for value in values):
+            continue
+        if key in picklists:
+            text.append(key)
+            continue
+        if all(REFERENCE_RE.fullmatch(value) for value in values):
+            if key != "id":
+                references.append(key)
+            continue
+        wordy = [
+            v for v in values if to_number(v) is None and not _DATE_LIKE_RE.match(v) and not REFERENCE_RE.fullmatch(v)
+        ]
+        distinct = len(set(values))
+        if len(wordy) * 5 >= len(values) * 4 and 2 <= distinct <= min(MAX_DIMENSION_VALUES, len(values) * 2 // 3):
+            text.append(key)
+    return text + references

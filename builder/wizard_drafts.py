@@ -14,6 +14,9 @@ from builder.models import ClosedDraft, DateMode, Draft, Metric
 from connections.models import Connection
 
 WIZARD_KEY = "_wizard"
+# The JSONata step's "Break down by" choice: the field the generated expression takes its
+# "dimension" from ("" for none). Wizard state, like the Date step's default: dropped on save.
+BREAKDOWN_KEY = "breakdown"
 
 
 def default_definition(connection: Connection | None) -> dict:
@@ -78,3 +81,13 @@ def close_draft(draft: Draft, outcome: str, metric: Metric | None = None) -> Non
 def clean_definition(definition: dict) -> dict:
     """The definition without the wizard's own state."""
     return {key: value for key, value in (definition or {}).items() if key != WIZARD_KEY}
+
+
+def breakdown_field(draft: Draft) -> str:
+    """The field the JSONata step's generated expression breaks the metric down by, or ""."""
+    return str(((draft.definition or {}).get(WIZARD_KEY) or {}).get(BREAKDOWN_KEY) or "")
+
+
+def choose_breakdown(draft: Draft, field: str) -> None:
+    """Keep the "Break down by" choice on the draft (not saved: the caller saves)."""
+    draft.definition.setdefault(WIZARD_KEY, {})[BREAKDOWN_KEY] = field or ""

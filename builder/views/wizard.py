@@ -21,7 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.roles import member_required
-from builder import dates, keyvalue, preview, steps, timeframes
+from builder import dates, keyvalue, preview, steps, timeframes, wizard_drafts
 from builder.forms import DateForm, ExpressionForm, NameForm, RequestForm
 from builder.models import ClosedDraft, DateMode, Draft
 from builder.wizard_drafts import close_draft, new_draft
@@ -340,9 +340,21 @@ def expression_step(request, draft):
         action = request.POST.get("action", "")
         if action == "back":
             return _done(request, _step_url("date", draft))
-        form = ExpressionForm({"expression": expression})
-        result = steps.evaluation(draft, expression, timeframes.user_zone(request.user)) if form.is_valid() else None
-        if action == "next" and result is not None:
+        choices = steps.breakdown_choices(draft)
+        # Only "Apply" changes the breakdown; the other buttons keep the draft's.
+        breakdown = request.POST.get("breakdown", "") if action == "breakdown" else wizard_drafts.breakdown_field(draft)
+        posted = {"expression": expression, "breakdown": breakdown}
+        form = ExpressionForm(posted, breakdown_choices=choices)
+        valid = form.is_valid()
+        if action == "breakdown" and "breakdown" not in form.errors:
+            # The generated expression is written again with the choice (a hand-edited one is kept).
+            wizard_drafts.choose_breakdown(draft, form.cleaned_data["breakdown"])
+            draft.save()
+            return _done(request, _step_url("expression", draft))
+        result = steps.evaluation(draft, expression, timeframes.user_zone(request.user)) if valid else None
+        if action == "breakdown":
+            status = 422
+        elif action == "next" and result is not None:
             blocking = result.get("error") and result["error"]["code"] != "NO_RESPONSE"
             if not blocking:
                 return _done(request, _step_url("name", draft))
@@ -353,7 +365,10 @@ def expression_step(request, draft):
         connection = steps.connection_by_uuid(draft.definition.get("connection"))
         tz = timeframes.user_zone(request.user)
         expression = steps.open_expression_step(draft, connection, tz)
-        form = ExpressionForm(initial={"expression": expression})
+        form = ExpressionForm(
+            initial={"expression": expression, "breakdown": wizard_drafts.breakdown_field(draft)},
+            breakdown_choices=steps.breakdown_choices(draft),
+        )
         result = steps.evaluation(draft, expression, tz) if expression.strip() else None
     context = _base_context(request, draft, "expression")
     context.update({"form": form, "evaluation": result, "suggested": steps.wizard_state(draft).get("suggested")})

@@ -67,7 +67,28 @@
       if (pending !== null && pending !== editor.getValue()) { editor.setValue(pending); }
     }
     if (document.readyState === "complete") { restore(); } else { window.addEventListener("load", restore); }
+    // A posted form saves the expression on the draft: nothing typed is left to put back.
+    if (textarea.form) {
+      textarea.form.addEventListener("submit", function () { editor.save(); typed.saved(editor.getValue()); });
+    }
     markError(editor);
+  }
+
+  /* "Break down by": choosing a field applies it at once (the Apply button, for pages without JS). */
+  function initBreakdown() {
+    var select = document.querySelector("select[data-breakdown]");
+    var apply = document.querySelector("[data-breakdown-apply]");
+    if (!select || !apply || !select.form) { return; }
+    var form = select.form;
+    apply.remove();
+    select.addEventListener("change", function () {
+      var action = document.createElement("input");
+      action.type = "hidden";
+      action.name = "action";
+      action.value = "breakdown";
+      form.appendChild(action);
+      if (form.requestSubmit) { form.requestSubmit(); } else { form.submit(); }
+    });
   }
 
   /* What was typed, per draft, in sessionStorage until an evaluation has saved it on the draft. */
@@ -94,7 +115,9 @@
 
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", init);
+    document.addEventListener("DOMContentLoaded", initBreakdown);
   } else {
     init();
+    initBreakdown();
   }
 })();
