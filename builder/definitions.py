@@ -56,6 +56,21 @@ Public API
     ``to_metric(cleaned, *, owner=None) -> Metric``
         A new, unsaved Metric from a cleaned definition.
 
+A *calculated* metric (``Metric.kind`` "calculated") has no connection, request, date,
+expression or sync; its definition names its inputs by the input metrics' names::
+
+    {
+      "name": "Win rate", "description": "", "kind": "calculated",
+      "formula": "won / (won + lost) * 100",
+      "inputs": [{"name": "won", "metric": "Deals won"}, {"name": "lost", "metric": "Deals lost"}],
+      "number_format": "percent", "currency": "USD", "favourable_trend": "up"
+    }
+
+``validate`` checks it with ``validate_calculated`` (``input_lookup(name) -> Metric | None``
+resolves an input; ``builder.portability`` also accepts the names of metrics of the same
+document); ``cleaned["inputs"]`` is ``[(name, metric name)]`` and ``apply_calculated`` copies it
+onto a Metric (the inputs are set with ``Metric.set_inputs`` once saved).
+
 Constants: ``FORMAT`` (the export document's format tag), ``DATE_MODES``, ``SYNC_LIMITS``
 (inclusive ranges), ``DEFAULTS``. The pagination types are ``builder.pagination.TYPES``.
 """
@@ -71,10 +86,10 @@ from typing import Any
 
 from django.conf import settings
 
-from builder import currencies, dates, pagination, placeholders, timeframes, transform, validators, vtql
+from builder import currencies, dates, formulas, pagination, placeholders, timeframes, transform, validators, vtql
 from builder.keyvalue import from_pairs
 from builder.keyvalue import validate as validate_rows
-from builder.models import Aggregation, DateMode, Metric, NumberFormat, Trend
+from builder.models import Aggregation, DateMode, Kind, Metric, NumberFormat, Trend
 from connections.client import FORBIDDEN_HEADERS, resolve_endpoint
 from connections.errors import BadEndpoint
 from connections.models import Connection
@@ -147,8 +162,23 @@ def by_uuid(value: Any) -> Connection | None:
 # ---------------------------------------------------------------- metric -> definition
 
 
+CALCULATED_KEYS = ("name", "description", "kind", "formula", "inputs", "number_format", "currency", "favourable_trend")
+INPUT_KEYS = ("name", "metric")
+
+
 def from_metric(metric: Metric) -> dict:
     """The definition of ``metric`` in the export format (no credentials, connection by name)."""
+    if metric.is_calculated:
+        return {
+            "name": metric.name,
+            "description": metric.description,
+            "kind": Kind.CALCULATED.value,
+            "formula": metric.formula,
+            "inputs": [{"name": name, "metric": source.name} for name, source in metric.input_pairs()],
+            "number_format": metric.number_format,
+            "currency": metric.currency,
+            "favourable_trend": metric.favourable_trend,
+        }
     connection = metric.connection
     date: dict[str, Any] = {"mode": metric.date_mode}
     if metric.date_mode == DateMode.FIELD or metric.date_format:
@@ -478,13 +508,118 @@ def _sync(check: _Checker, value: Any) -> dict | None:
     return cleaned
 
 
-def validate(definition: Any, *, connection_lookup=by_name, path: str = "") -> tuple[dict, Errors]:
+def _metric_by_name(name: str) -> Metric | None:
+    return Metric.objects.filter(name=name).first()
+
+
+def is_calculated(definition: Any) -> bool:
+    return isinstance(definition, dict) and definition.get("kind") == Kind.CALCULATED
+
+
+def validate_calculated(definition: dict, *, input_lookup=_metric_by_name, path: str = "") -> tuple[dict, Errors]:
+    """Check a calculated metric's definition (see the module docstring); ``(cleaned, errors)``.
+
+    ``input_lookup(name)`` is truthy when a metric of that name can be an input (a Metric, or
+    any object for a metric of the same document). Cycles through saved metrics are refused when
+    the inputs are set (``Metric.set_inputs``); a new metric cannot be in one."""
+    check = _Checker(path)
+    check.unknown_keys(definition, CALCULATED_KEYS)
+    check.required(definition, ("name", "formula", "inputs"))
+    cleaned: dict[str, Any] = {"kind": Kind.CALCULATED.value}
+    cleaned["name"] = (
+        check.text(definition["name"], ("name",), blank=False, max_length=NAME_MAX_LENGTH)
+        if "name" in definition
+        else None
+    )
+    if cleaned["name"] and validators.forbidden_characters(cleaned["name"]):
+        check.error(("name",), validators.NAME_MESSAGE)
+        cleaned["name"] = None
+    description = definition.get("description", DEFAULTS["description"])
+    cleaned["description"] = check.text("" if description is None else description, ("description",))
+
+    inputs: list[tuple[str, str]] = []
+    value = definition.get("inputs", [])
+    if not isinstance(value, list):
+        check.error(
+            ("inputs",), f'Expected a list like [{{"name": "won", "metric": "Deals won"}}], got {_kind(value)}.'
+        )
+        value = []
+    elif "inputs" in definition and not value:
+        check.error(("inputs",), "A calculated metric needs at least one input.")
+    elif len(value) > formulas.MAX_INPUTS:
+        check.error(("inputs",), f"A calculated metric has at most {formulas.MAX_INPUTS} inputs.")
+    missing = []
+    named = []  # every valid input name, its metric found or not, for the formula's check
+    for index, item in enumerate(value):
+        keys = ("inputs", index)
+        if not check.obj(item, keys):
+            continue
+        check.unknown_keys(item, INPUT_KEYS, keys)
+        check.required(item, INPUT_KEYS, keys)
+        name = check.text(item.get("name", ""), (*keys, "name"), blank=False) if "name" in item else None
+        if name is not None:
+            problem = formulas.check_name(name)
+            if problem:
+                check.error((*keys, "name"), problem)
+                name = None
+            elif name in [known for known, _ in inputs]:
+                check.error((*keys, "name"), f"Two inputs are named “{name}”: give each its own name.")
+                name = None
+        if name is not None:
+            named.append(name)
+        source = check.text(item.get("metric", ""), (*keys, "metric"), blank=False) if "metric" in item else None
+        if source is not None and not input_lookup(source):
+            missing.append(source)
+            check.error(
+                (*keys, "metric"),
+                f"No metric is named {source!r}: import it too (in the same file) or create it first.",
+            )
+            source = None
+        if name is not None and source is not None:
+            inputs.append((name, source))
+    cleaned["inputs"] = inputs
+    cleaned["missing_inputs"] = missing
+
+    formula = check.text(definition["formula"], ("formula",), blank=False) if "formula" in definition else None
+    if formula is not None:
+        for problem in formulas.check(formula, named):
+            check.error(("formula",), problem)
+    cleaned["formula"] = formula
+
+    for key, choices in (("number_format", tuple(NumberFormat.values)), ("favourable_trend", tuple(Trend.values))):
+        cleaned[key] = check.choice(definition.get(key, DEFAULTS[key]), (key,), choices)
+    cleaned["currency"] = check.choice(
+        definition.get("currency", currencies.default_code()), ("currency",), tuple(currencies.CURRENCIES)
+    )
+    return cleaned, check.errors
+
+
+def apply_calculated(metric: Metric, cleaned: dict) -> Metric:
+    """Copy a cleaned calculated definition onto ``metric`` (not saved; its inputs are set after saving)."""
+    metric.kind = Kind.CALCULATED
+    metric.name = cleaned["name"]
+    metric.description = cleaned["description"] or ""
+    metric.formula = cleaned["formula"]
+    metric.number_format = cleaned["number_format"]
+    metric.currency = cleaned["currency"]
+    metric.favourable_trend = cleaned["favourable_trend"]
+    return metric
+
+
+def validate(
+    definition: Any, *, connection_lookup=by_name, path: str = "", input_lookup=_metric_by_name
+) -> tuple[dict, Errors]:
     """Check a definition; ``(cleaned, [(field_path, message), ...])``. See the module docstring."""
     check = _Checker(path)
     if not isinstance(definition, dict):
         check.error((), f"Expected a metric definition (an object), got {_kind(definition)}.")
         return {}, check.errors
-    check.unknown_keys(definition, TOP_KEYS)
+    if "kind" in definition and definition["kind"] != Kind.API:
+        if definition["kind"] == Kind.CALCULATED:
+            return validate_calculated(definition, input_lookup=input_lookup, path=path)
+        check.choice(definition["kind"], ("kind",), tuple(Kind.values))
+        return {}, check.errors
+    check.unknown_keys(definition, (*TOP_KEYS, "kind"))
     check.required(definition, REQUIRED_TOP)
     cleaned: dict[str, Any] = {}
 
@@ -572,7 +707,9 @@ def apply_to_metric(metric: Metric, cleaned: dict) -> Metric:
 
 
 def to_metric(cleaned: dict, *, owner=None) -> Metric:
-    """A new, unsaved Metric from a cleaned definition."""
+    """A new, unsaved Metric from a cleaned definition (a calculated one's inputs are set once it is saved)."""
+    if cleaned.get("kind") == Kind.CALCULATED:
+        return apply_calculated(Metric(owner=owner), cleaned)
     return apply_to_metric(Metric(owner=owner), cleaned)
 
 

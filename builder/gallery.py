@@ -12,8 +12,13 @@ page's envelope with every page's records in ``result``) and return either one d
 record (``[{"date", "value", "dimension"?}]``, date from the record) or, for snapshots of what
 is open now, one value per sync (``date.mode == "dynamic"``, aggregated with ``latest``).
 
+Calculated items (``CALCULATED_ITEMS``: Win rate, Average deal size) are made from the gallery's
+own items: creating one on a connection reuses the metrics of those items already on it (the same
+definition) and creates the missing ones.
+
 Public API
-    ``ITEMS``                      the gallery, in display order (tuple of ``Item``)
+    ``ITEMS``                      the gallery's fetched metrics, in display order (tuple of ``Item``)
+    ``CALCULATED_ITEMS``           the calculated ones (tuple of ``CalculatedItem``)
     ``get(slug) -> Item | None``
     ``definition(slug_or_item, connection_name) -> dict``  a full definition, ready for
                                    ``definitions.validate``
@@ -30,7 +35,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from builder import definitions
-from builder.models import DateMode
+from builder.models import DateMode, Kind, Metric
 
 DATE = "YYYY-MM-DD"
 DATETIME = "YYYY-MM-DD HH:mm:ss"
@@ -59,6 +64,28 @@ class Item:
     @property
     def query(self) -> str:
         return dict(self.definition["request"]["params"])["query"]
+
+
+@dataclass(frozen=True)
+class CalculatedItem:
+    slug: str
+    name: str
+    description: str
+    formula: str
+    inputs: tuple[tuple[str, str], ...]  # (name in the formula, slug of a gallery item)
+    number_format: str = "number"
+    currency: str | None = None
+    trend: str = "up"
+
+    @property
+    def input_items(self) -> list[Item]:
+        return [_BY_SLUG[slug] for _, slug in self.inputs]
+
+    @property
+    def explained(self) -> str:
+        """The formula with the inputs' names: "won / (won + lost) * 100, where won is Deals won, ..."."""
+        parts = ", ".join(f"{name} is {_BY_SLUG[slug].name}" for name, slug in self.inputs)
+        return f"{self.formula}, where {parts}"
 
 
 def _window(field: str, fmt: str) -> str:
@@ -291,11 +318,32 @@ ITEMS: tuple[Item, ...] = (
     ),
 )
 
+CALCULATED_ITEMS: tuple[CalculatedItem, ...] = (
+    CalculatedItem(
+        "win-rate",
+        "Win rate",
+        "Deals won out of the deals closed (won or lost), by closing date, in percent.",
+        "won / (won + lost) * 100",
+        (("won", "deals-won-count"), ("lost", "deals-lost")),
+        number_format="percent",
+    ),
+    CalculatedItem(
+        "average-deal-size",
+        "Average deal size",
+        "The amount won divided by the number of deals won, by closing date.",
+        "won_amount / won_count",
+        (("won_amount", "deals-won-amount"), ("won_count", "deals-won-count")),
+        number_format="currency",
+        currency="USD",  # Vtiger amounts are in the CRM's base currency, USD on the sandbox
+    ),
+)
+
 _BY_SLUG = {item.slug: item for item in ITEMS}
+_CALCULATED_BY_SLUG = {item.slug: item for item in CALCULATED_ITEMS}
 
 
-def get(slug: str) -> Item | None:
-    return _BY_SLUG.get(slug)
+def get(slug: str) -> Item | CalculatedItem | None:
+    return _BY_SLUG.get(slug) or _CALCULATED_BY_SLUG.get(slug)
 
 
 def definition(item: str | Item, connection_name: str) -> dict:
@@ -311,12 +359,20 @@ def definition(item: str | Item, connection_name: str) -> dict:
 
 
 def create_metric(slug: str, connection, *, owner=None):
-    """Create the item's metric on ``connection`` (a Vtiger one), named uniquely; returns it, saved."""
+    """Create the item's metric on ``connection`` (a Vtiger one), named uniquely; returns it, saved.
+
+    A calculated item reuses its inputs' metrics already on the connection and creates the others."""
     item = get(slug)
     if item is None:
         raise GalleryError(f"There is no pre-built metric {slug!r}.")
     if connection is None or not connection.is_vtiger:
         raise GalleryError("Pre-built metrics need a Vtiger connection.")
+    if isinstance(item, CalculatedItem):
+        return _create_calculated(item, connection, owner)
+    return _create_fetched(item, connection, owner)
+
+
+def _create_fetched(item: Item, connection, owner):
     cleaned, errors = definitions.validate(definition(item, connection.name), connection_lookup=lambda _: connection)
     if errors:  # a bug in ITEMS, which tests catch; say so plainly rather than crash
         raise GalleryError("; ".join(f"{path}: {message}" for path, message in errors))
@@ -324,4 +380,38 @@ def create_metric(slug: str, connection, *, owner=None):
         cleaned["name"] = definitions.unique_name(cleaned["name"])
         metric = definitions.to_metric(cleaned, owner=owner)
         metric.save()
+    return metric
+
+
+def existing_metric(item: Item, connection):
+    """A metric on ``connection`` with the item's definition (whatever its name), or None."""
+    cleaned, errors = definitions.validate(definition(item, connection.name), connection_lookup=lambda _: connection)
+    if errors:
+        return None
+    wanted = definitions.to_metric(cleaned).definition_hash()
+    for metric in Metric.objects.filter(connection=connection, kind=Kind.API):
+        if metric.definition_hash() == wanted:
+            return metric
+    return None
+
+
+def _create_calculated(item: CalculatedItem, connection, owner):
+    with transaction.atomic():
+        pairs = []
+        for (name, _), input_item in zip(item.inputs, item.input_items, strict=True):
+            source = existing_metric(input_item, connection) or _create_fetched(input_item, connection, owner)
+            pairs.append((name, source))
+        metric = Metric(
+            kind=Kind.CALCULATED,
+            owner=owner,
+            name=definitions.unique_name(item.name),
+            description=item.description,
+            formula=item.formula,
+            number_format=item.number_format,
+            favourable_trend=item.trend,
+        )
+        if item.currency:
+            metric.currency = item.currency
+        metric.save()
+        metric.set_inputs(pairs)
     return metric

@@ -10,6 +10,11 @@ problems at ``metrics[i].name``, unless the import is asked to rename: then a cl
 gets ``definitions.unique_name`` ("Deals won (amount) (copy)") and the result lists the rename.
 Import only creates metrics; it never overwrites one.
 
+A calculated metric names its inputs by metric name: an input is a metric of the same document
+(created first, whatever the order in the file, and followed through a rename) or a metric that
+exists already; an input that is neither is an error naming it, and inputs of the same document
+that make a cycle are refused.
+
 Public API
     ``FORMAT``
     ``export_document(metrics) -> dict``           the document for an iterable of Metric rows
@@ -27,6 +32,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from builder import definitions
@@ -135,11 +141,20 @@ def check(document: Any, *, rename: bool = False, connection_lookup=definitions.
             cache[key] = connection_lookup(name)
         return cache[key]
 
+    in_file = {
+        item["name"].strip()
+        for item in document["metrics"]
+        if isinstance(item, dict) and isinstance(item.get("name"), str)
+    }
+
+    def input_lookup(name):
+        return name in in_file or Metric.objects.filter(name=name).exists()
+
     taken: set[str] = set()
     first_in_file: dict[str, int] = {}
     for index, item in enumerate(document["metrics"]):
         path = f"metrics[{index}]"
-        cleaned, errors = definitions.validate(item, connection_lookup=lookup, path=path)
+        cleaned, errors = definitions.validate(item, connection_lookup=lookup, path=path, input_lookup=input_lookup)
         plan.errors.extend(errors)
         name = cleaned.get("name")
         if errors or not name:
@@ -164,7 +179,42 @@ def check(document: Any, *, rename: bool = False, connection_lookup=definitions.
         first_in_file.setdefault(name, index)
         taken.add(final)
         plan.items.append((cleaned, final))
+    if not plan.errors:
+        plan.items, cycle = _inputs_first(plan.items)
+        if cycle:
+            names = " → ".join(f"“{name}”" for name in cycle)
+            plan.errors.append(("metrics", f"These calculated metrics are made from each other, a cycle: {names}."))
     return plan
+
+
+def _inputs_first(items):
+    """``items`` with every calculated metric after the metrics of the file it is made from;
+    ``(ordered, [])``, or ``(items, [names in a cycle])``."""
+    index_of: dict[str, int] = {}
+    for index, (cleaned, _) in enumerate(items):
+        index_of.setdefault(cleaned["name"], index)
+    ordered, state = [], {}
+
+    def visit(index, trail):
+        if state.get(index) == "done":
+            return []
+        if state.get(index) == "visiting":
+            return [items[i][0]["name"] for i in trail[trail.index(index) :]] + [items[index][0]["name"]]
+        state[index] = "visiting"
+        for _, source in items[index][0].get("inputs", []):
+            if source in index_of:
+                cycle = visit(index_of[source], [*trail, index])
+                if cycle:
+                    return cycle
+        state[index] = "done"
+        ordered.append(items[index])
+        return []
+
+    for index in range(len(items)):
+        cycle = visit(index, [])
+        if cycle:
+            return items, cycle
+    return ordered, []
 
 
 def import_document(
@@ -177,10 +227,22 @@ def import_document(
         return result
     try:
         with transaction.atomic():
+            created: dict[str, Metric] = {}  # by the name in the file
             for cleaned, name in plan.items:
                 metric = definitions.to_metric({**cleaned, "name": name}, owner=owner)
                 metric.save()
+                if metric.is_calculated:
+                    metric.set_inputs(
+                        [
+                            (input_name, created.get(source) or Metric.objects.get(name=source))
+                            for input_name, source in cleaned["inputs"]
+                        ]
+                    )
+                created[cleaned["name"]] = metric
                 result.created.append(metric)
+    except ValidationError as exc:
+        result.created = []
+        result.errors.extend(("", message) for message in exc.messages)
     except IntegrityError:
         # Someone created a metric of the same name between the check and the write.
         result.created = []

@@ -5,6 +5,8 @@
                   ``metric``, ``created`` (a new metric, not an edit), ``user``, and
                   ``add_to_screen`` (the analyst kept "Add to the Metrics screen" ticked: syncs
                   puts the metric on the Metrics screen, which starts its syncs and backfill).
+                  Also sent by the Save of a calculated metric (``builder.views.calculated``): syncs
+                  puts its new inputs in use when the metric is in use.
 """
 
 from django.dispatch import Signal

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from builder.views import metrics, wizard
+from builder.views import calculated, metrics, wizard
 
 app_name = "builder"
 
@@ -21,6 +21,8 @@ urlpatterns = [
     path("metrics/<uuid:uuid>/edit/", metrics.metric_edit, name="metric_edit"),
     path("metrics/<uuid:uuid>/duplicate/", metrics.metric_duplicate, name="metric_duplicate"),
     path("metrics/<uuid:uuid>/delete/", metrics.metric_delete, name="metric_delete"),
+    path("calculated/new/", calculated.calculated_new, name="calculated_new"),
+    path("calculated/<uuid:uuid>/edit/", calculated.calculated_edit, name="calculated_edit"),
     path("gallery/", metrics.gallery, name="gallery"),
     path("gallery/<slug:slug>/", metrics.gallery_create, name="gallery_create"),
     path("export/", metrics.export, name="export"),

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from builder.models import Kind, Metric
 from config.celery import app
 from syncs import services
 from syncs.models import SyncState
@@ -29,7 +30,10 @@ SYNC_BATCH = "syncs.sync_batch"
 
 
 def due(now):
-    return SyncState.objects.filter(in_use=True, status=SyncState.Status.ACTIVE, claimed_by="", next_sync_at__lte=now)
+    """The sync states to claim: in use, active, free and due; a calculated metric is never synced itself."""
+    return SyncState.objects.filter(
+        in_use=True, status=SyncState.Status.ACTIVE, claimed_by="", next_sync_at__lte=now
+    ).exclude(metric_id__in=Metric.objects.filter(kind=Kind.CALCULATED).values("pk"))
 
 
 def dispatch(now=None) -> list[int]:

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.roles import member_required
 from builder.models import Metric
 from syncs import services, tasks, uses
-from syncs.models import SyncRun, Use
+from syncs.models import SyncRun, SyncState, Use
 from syncs.signals import describe_uses
 
 RUNS_SHOWN = 20
@@ -27,6 +27,8 @@ def _metric_or_404(uuid):
 
 
 def _panel_context(metric, token=""):
+    if metric.is_calculated:
+        return _calculated_context(metric)
     sync_state = services.sync_state_for(metric)
     runs = list(SyncRun.objects.filter(metric=metric).order_by("-started_at", "-pk")[:RUNS_SHOWN])
     return {
@@ -37,6 +39,25 @@ def _panel_context(metric, token=""):
         "uses": _labelled(list(Use.objects.filter(metric=metric).order_by("kind", "ref"))),
         "token": token,
         "progress_run": _run_for_token(metric, token) if token else None,
+    }
+
+
+def _calculated_context(metric):
+    """A calculated metric is never synced: the panel shows where it is used and its inputs' syncs."""
+    pairs = metric.input_pairs()
+    states = {s.metric_id: s for s in SyncState.objects.filter(metric_id__in=[source.pk for _, source in pairs])}
+    return {
+        "metric": metric,
+        "sync_state": SyncState(metric=metric),  # unsaved: nothing runs for it
+        "runs": [],
+        "on_screen": Use.objects.filter(metric=metric, kind=Use.Kind.SCREEN, ref="").exists(),
+        "uses": _labelled(list(Use.objects.filter(metric=metric).order_by("kind", "ref"))),
+        "inputs": [
+            {"name": name, "source": source, "sync_state": states.get(source.pk) or SyncState(metric=source)}
+            for name, source in pairs
+        ],
+        "token": "",
+        "progress_run": None,
     }
 
 
@@ -82,6 +103,8 @@ def screen_use(request, uuid):
 @member_required
 def sync_now(request, uuid):
     metric = _metric_or_404(uuid)
+    if metric.is_calculated:  # never synced itself: its inputs are
+        return _answer_post(request, metric)
     return _answer_post(request, metric, tasks.sync_now(metric))
 
 
@@ -89,7 +112,8 @@ def sync_now(request, uuid):
 @member_required
 def resume(request, uuid):
     metric = _metric_or_404(uuid)
-    services.resume(metric)
+    if not metric.is_calculated:
+        services.resume(metric)
     return _answer_post(request, metric)
 
 
@@ -97,6 +121,8 @@ def resume(request, uuid):
 @member_required
 def pause(request, uuid):
     metric = _metric_or_404(uuid)
+    if metric.is_calculated:
+        return _answer_post(request, metric)
     services.sync_state_for(metric)
     services.pause(metric, f"{request.user.get_username()} paused it.", services.PausedBy.USER)
     return _answer_post(request, metric)

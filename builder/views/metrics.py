@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from django.contrib import messages
 from django.db import transaction
+from django.db.models import ProtectedError
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -57,7 +58,11 @@ def metric_list(request):
 @member_required
 def metric_detail(request, uuid):
     metric = _metric_or_404(uuid)
-    context = {"metric": metric, "request_summary": _request_summary(metric)}
+    if metric.is_calculated:
+        context = {"metric": metric, "inputs": metric.input_pairs()}
+    else:
+        context = {"metric": metric, "request_summary": _request_summary(metric)}
+    context["needed_by"] = metric.needed_by()
     return render(request, "builder/metrics/detail.html", context)
 
 
@@ -65,6 +70,8 @@ def metric_detail(request, uuid):
 @require_http_methods(["GET", "POST"])
 def metric_edit(request, uuid):
     metric = _metric_or_404(uuid)
+    if metric.is_calculated:
+        return redirect("builder:calculated_edit", uuid=metric.uuid)
     if metric.connection_id is None:
         messages.warning(
             request,
@@ -88,12 +95,19 @@ def metric_duplicate(request, uuid):
 @require_http_methods(["GET", "POST"])
 def metric_delete(request, uuid):
     metric = _metric_or_404(uuid)
-    if request.method == "POST":
+    needed_by = metric.needed_by()
+    if request.method == "POST" and not needed_by:
         name = metric.name
-        metric.delete()
-        messages.success(request, f"Deleted the metric “{name}”.")
-        return redirect("builder:metric_list")
-    return render(request, "builder/metrics/delete.html", {"metric": metric})
+        try:
+            with transaction.atomic():
+                metric.delete()
+        except ProtectedError:  # a calculated metric took it as an input meanwhile
+            needed_by = metric.needed_by()
+        else:
+            messages.success(request, f"Deleted the metric “{name}”.")
+            return redirect("builder:metric_list")
+    status = 409 if needed_by and request.method == "POST" else 200
+    return render(request, "builder/metrics/delete.html", {"metric": metric, "needed_by": needed_by}, status=status)
 
 
 # ---------------------------------------------------------------- gallery
@@ -118,6 +132,7 @@ def gallery(request):
         "connections": connections,
         "chosen": chosen,
         "items": gallery_items.ITEMS,
+        "calculated_items": gallery_items.CALCULATED_ITEMS,
         "user_is_admin": is_admin(request.user),
     }
     return render(request, "builder/metrics/gallery.html", context)
