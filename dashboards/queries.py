@@ -195,9 +195,13 @@ def aggregate(
         raise ValueError(f"Unknown grouping {by!r}: choose one of {', '.join(BY)}.")
     metric = _metric(metric)
     if is_calculated(metric):
-        if by_dimension or dimension:
-            raise ValueError(f"“{metric.name}” is calculated from other metrics: it has no dimensions.")
-        return _aggregate_calculated(metric, current, by, tz, week_start)
+        # Calculated from other metrics' totals: it has no dimensions (no breakdown, no value of one).
+        if by_dimension:
+            return {}
+        result = _aggregate_calculated(metric, current, by, tz, week_start)
+        if dimension is not None:
+            return None if by == "total" else [Point(point.start, None) for point in result]
+        return result
     aggregation = aggregation or metric.aggregation
     if aggregation not in Aggregation.values:
         raise ValueError(f"Unknown aggregation {aggregation!r}: choose one of {', '.join(Aggregation.values)}.")

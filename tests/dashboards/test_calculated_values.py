@@ -1,10 +1,14 @@
 """Calculated metrics' values: the formula over the inputs' aggregated values of the same range or
 bucket, in the viewer's zone, checked against values computed here straight from the datapoints."""
 
+import json
 from datetime import UTC, date, datetime, timedelta
+from io import StringIO
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.management import call_command
+from django.urls import reverse
 
 from builder import timeframes
 from builder.models import Kind, Metric
@@ -168,5 +172,23 @@ def test_the_metrics_screen_summary_of_a_calculated_metric(deals):
 
 def test_no_breakdown_of_a_calculated_metric(deals):
     current = timeframes.custom(date(2026, 3, 3), date(2026, 3, 20), "UTC")
-    with pytest.raises(ValueError, match="no dimensions"):
-        queries.aggregate(deals["rate"], current, by_dimension=True)
+    assert queries.aggregate(deals["rate"], current, by_dimension=True) == {}
+    assert queries.aggregate(deals["rate"], current, dimension="north") is None
+    points = queries.aggregate(deals["rate"], current, "day", dimension="north")
+    assert len(points) == 18 and all(point.value is None for point in points)
+
+
+def test_metric_values_command_shows_it(deals):
+    out = StringIO()
+    call_command(
+        "metric_values", "Win rate", "--from", "2026-03-03", "--to", "2026-03-20", "--tz", "UTC", "--json", stdout=out
+    )
+    won = in_days(WON, date(2026, 3, 3), date(2026, 3, 20), "UTC")
+    created = in_days(CREATED, date(2026, 3, 3), date(2026, 3, 20), "UTC")
+    assert json.loads(out.getvalue())["value"] == pytest.approx(len(won) / len(created) * 100)
+
+
+def test_metric_page_reads_it(deals, analyst_client):
+    response = analyst_client.get(reverse("dashboards:reading", args=[deals["rate"].uuid]) + "?range=last_30_days")
+    assert response.status_code == 200
+    assert "Calculated from its inputs" in response.content.decode()
