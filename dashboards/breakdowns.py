@@ -13,8 +13,8 @@ instant):
 * :func:`dimension_value` and :func:`dimension_series`: one dimension alone, for a value and a
   chart (the metric page's ``?dimension=``; tiles, goals and alerts on one dimension);
   :func:`summarise_dimension` is the same as a :class:`dashboards.reading.Summary`;
-* :func:`dimensions`, :func:`label_of` and :func:`named`: the dimensions a metric has, and how
-  they read.
+* :func:`dimensions`, :func:`labels_of`, :func:`label_of` and :func:`named`: the dimensions a
+  metric has, and how they read.
 
 Queries
 -------
@@ -198,7 +198,8 @@ def label_of(key: str, labels: dict[str, str]) -> str:
     return labels.get(key) or key
 
 
-def _labels(metric, keys) -> dict[str, str]:
+def labels_of(metric, keys) -> dict[str, str]:
+    """The labels known for these keys of the metric's connection (``connections.references``)."""
     keys = [key for key in keys if key]
     return labels_for(metric.connection, keys) if keys else {}
 
@@ -215,7 +216,7 @@ def dimensions(metric) -> list[tuple[str, str]]:
         .distinct()
     )
     keys = list(keys)
-    labels = _labels(metric, keys)
+    labels = labels_of(metric, keys)
     return sorted(((key, label_of(key, labels)) for key in keys), key=lambda pair: (pair[1].casefold(), pair[0]))
 
 
@@ -223,7 +224,7 @@ def named(metric, dimension: str = "") -> str:
     """The metric's name, and for one dimension its label too: "New leads (Web Site)"."""
     if not dimension:
         return metric.name
-    return f"{metric.name} ({label_of(dimension, _labels(metric, [dimension]))})"
+    return f"{metric.name} ({label_of(dimension, labels_of(metric, [dimension]))})"
 
 
 # ---------------------------------------------------------------- the breakdown table
@@ -315,7 +316,7 @@ def breakdown(
                     for key in {*now_parts, *then_parts}}, aggregation)  # fmt: skip
     shown, rest = (keys, []) if top is None or len(keys) <= top else (keys[:top], keys[top:])
     whole, whole_before = merged(now_parts.values()), merged(then_parts.values())
-    labels = _labels(metric, shown)
+    labels = labels_of(metric, shown)
 
     def line(key, label, now, then, count):
         compared = None
@@ -402,7 +403,7 @@ def series_by_dimension(metric, current: timeframes.Range, by: str, *, top: int 
     shown, rest = (keys, []) if top is None or len(keys) <= top else (keys[:top], keys[top:])
     window = queries.range_for(metric, current)
     buckets = timeframes.bucket_keys(window, by, window.week_start)
-    labels = _labels(metric, shown)
+    labels = labels_of(metric, shown)
 
     def points(found: dict) -> list:
         values = {bucket: part.value(aggregation) for bucket, part in found.items()}

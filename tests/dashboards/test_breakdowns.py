@@ -421,6 +421,15 @@ def test_an_unknown_dimension_is_said_and_all_are_shown(analyst_client, stored):
     assert "breakdown-table" in page
 
 
+def test_htmx_gets_the_fragment_with_its_breakdown(analyst_client, stored):
+    metric = stored("sum")
+    response = analyst_client.get(
+        reverse("dashboards:reading", args=[metric.uuid]), RANGE, headers={"HX-Request": "true"}
+    )
+    page = response.content.decode()
+    assert "<html" not in page and len(table_rows(page)) == 11
+
+
 def test_one_dimension_shows_no_breakdown(analyst_client, stored):
     metric = stored("sum", points=[(datetime(2026, 3, 12, 12, tzinfo=UTC), 3.0, "only")])
     page = reading_page(analyst_client, metric)
@@ -529,10 +538,10 @@ def test_the_command_for_one_dimension(stored):
     metric = stored("sum")
     payload = json.loads(run(metric.name, *DATES, "--tz", "Asia/Tokyo", "--dimension", "source 09", "--json"))
     tokyo = ZoneInfo("Asia/Tokyo")
-    assert payload["dimension"] == "source 09"
+    assert payload["dimension"] == "source 09" and payload["label"] == "source 09"
     assert payload["value"] == pytest.approx(reduce(rows_of(POINTS, tokyo, FIRST, LAST, {"source 09"}), "sum"))
     text = run(metric.name, *DATES, "--tz", "Asia/Tokyo", "--dimension", "source 09", "--by", "day")
-    assert text.startswith("Leads sum (source 09) (Sum) from 2026-03-11 to 2026-03-20 in Asia/Tokyo, by day:")
+    assert text.startswith("Leads sum (Sum), source 09 alone, from 2026-03-11 to 2026-03-20 in Asia/Tokyo, by day:")
 
 
 @pytest.mark.parametrize(

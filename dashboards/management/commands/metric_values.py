@@ -91,6 +91,7 @@ class Command(BaseCommand):
         result = queries.aggregate(metric, current, by, dimension=dimension)
         if dimension is not None:
             payload["dimension"] = dimension
+            payload["label"] = breakdowns.label_of(dimension, breakdowns.labels_of(metric, [dimension]))
 
         if options["json"]:
             if by == "total":
@@ -101,8 +102,8 @@ class Command(BaseCommand):
             return
 
         aggregation = metric.get_aggregation_display()
-        name = breakdowns.named(metric, dimension) if dimension else metric.name
-        heading = f"{name} ({aggregation}) from {first} to {last} in {zone_name}"
+        alone = f", {payload['label']} alone," if dimension is not None else ""
+        heading = f"{metric.name} ({aggregation}){alone} from {first} to {last} in {zone_name}"
         if by == "total":
             self.stdout.write(f"{heading}: {_number(result)}")
             return
