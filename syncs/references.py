@@ -15,6 +15,7 @@ from django.dispatch import receiver
 
 from builder.models import Metric
 from connections import references
+from connections.models import Connection
 from syncs.models import Datapoint
 from syncs.signals import sync_finished
 
@@ -23,26 +24,19 @@ logger = logging.getLogger(__name__)
 
 @receiver(sync_finished, dispatch_uid="syncs.refresh_reference_labels")
 def queue_label_refresh(sender, runs, **kwargs):
-    """Queue one label refresh for the synced metrics that read from a Vtiger connection."""
-    metric_ids = sorted(
-        {
-            run.metric_id
-            for run in runs
-            if run.datapoints_written and run.metric.connection_id and _is_vtiger(run.metric)
-        }
-    )
+    """Queue one label refresh for the synced metrics that wrote datapoints (no query here: the task
+    picks the Vtiger ones and reads their dimensions)."""
+    metric_ids = sorted({run.metric_id for run in runs if run.datapoints_written and run.metric.connection_id})
     if metric_ids:
         transaction.on_commit(lambda: refresh_reference_labels.delay(metric_ids))
 
 
-def _is_vtiger(metric):
-    connection = metric.connection  # loaded with the metric by the runner, else one query
-    return connection is not None and connection.is_vtiger
-
-
 def reference_dimensions(metric_ids):
-    """{connection: set of dimension keys that look like references} of these metrics' datapoints."""
-    metrics = Metric.objects.filter(pk__in=metric_ids, connection__isnull=False).select_related("connection")
+    """{connection: set of dimension keys that look like references} of these metrics' datapoints,
+    for the metrics that read from a Vtiger connection (the others have no labels to look up)."""
+    metrics = Metric.objects.filter(
+        pk__in=metric_ids, connection__integration__in=Connection.VTIGER_INTEGRATIONS
+    ).select_related("connection")
     out = {}
     for metric in metrics:
         keys = Datapoint.objects.filter(metric=metric).exclude(dimension="").values_list("dimension", flat=True)
