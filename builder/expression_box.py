@@ -10,8 +10,8 @@ item range) runs on and freezes the process it runs in. Here it runs in a worker
 
 * each worker is ``python -m builder.expression_box`` (a subprocess speaking length-prefixed
   frames over its stdin and stdout pipes: no fork of a threaded web server, no Django; it imports
-  only ``builder.jsonata_eval`` of ours), started lazily (a Celery pool process starts one as it
-  starts: ``builder.receivers``), long-lived, compiling each expression
+  only ``builder.jsonata_eval`` and ``builder.datapoints`` of ours), started lazily (a Celery pool
+  process starts one as it starts: ``builder.receivers``), long-lived, compiling each expression
   once and keeping the last inputs it parsed;
 * the caller waits at most the time limit plus a small slack (more for a large input, which the
   worker must parse first); on overrun the worker is killed (SIGKILL) and replaced, and the caller
@@ -32,6 +32,11 @@ caller keeps the same list for each worker (the same rule, fed by the same reque
 knows whether to send the input and writes it right behind the request: every evaluation is one
 round trip. (A sync's input is new each time; a second round trip to learn that cost each sync a
 wake-up of both processes, several milliseconds on a loaded machine.)
+
+The live editor shows a result's first rows, the datapoints' count and total, or what is wrong
+with its shape: asked for a ``summary``, the worker checks the result by the shape contract
+(``builder.datapoints.summarise``, the same check as ``to_datapoints``) and answers only that, so
+5,000 datapoints are neither encoded, decoded nor checked again in the web process.
 
 Settings: ``EXPRESSION_WORKERS`` (2), ``EXPRESSION_MEMORY_MB`` (512), ``EXPRESSION_QUEUE_WAIT_MS``
 (1000), handed to ``configure`` by builder's AppConfig; without Django, the defaults. No Django here.
@@ -58,7 +63,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from builder import jsonata_eval
+from builder import datapoints, jsonata_eval
 from builder.jsonata_eval import ExpressionError, too_long_message, too_much_memory_message
 
 DEFAULT_WORKERS = 2
@@ -350,8 +355,13 @@ class ExpressionBox:
         max_depth: int,
         now_ms: int,
         payload_format: str = "json",
+        summary: tuple[str, int] | None = None,
     ) -> Any:
-        """The result of ``expression`` on ``payload`` (``pack``'s bytes, or JSON), or ExpressionError."""
+        """The result of ``expression`` on ``payload`` (``pack``'s bytes, or JSON), or ExpressionError.
+
+        ``summary``: (date mode, rows): the worker checks the result by the shape contract and
+        answers ``builder.datapoints.summarise``'s small dict instead of the whole result.
+        """
         request = {
             "expression": expression,
             "digest": digest(payload),
@@ -360,6 +370,8 @@ class ExpressionBox:
             "max_depth": max_depth,
             "now_ms": now_ms,
         }
+        if summary is not None:
+            request["summary"] = list(summary)
         worker = self._acquire()
         keep = False
         try:
@@ -384,7 +396,7 @@ class ExpressionBox:
                 if code == "MEMORY_LIMIT":
                     message = too_much_memory_message(self.memory_mb)
                 raise ExpressionError(code, message, position)
-            return reply["result"]
+            return reply["summary"] if summary is not None else reply["result"]
         finally:
             # Killed on overrun, on any error mid-exchange (a Celery soft time limit, Ctrl-C) and
             # after a memory error: a worker is reused only after a clean answer.
@@ -516,7 +528,11 @@ def serve(memory_mb: int) -> None:
             result = jsonata_eval.evaluate_in_process(
                 compiled, inputs[key], timeout_ms, request["max_depth"], now_ms=request["now_ms"]
             )
-            reply = _encode({"result": result})
+            if request.get("summary"):
+                date_mode, rows = request["summary"]
+                reply = _encode({"summary": datapoints.summarise(result, date_mode, rows)})
+            else:
+                reply = _encode({"result": result})
             del result
         except ExpressionError as exc:
             reply = _encode({"error": [exc.code, exc.message, exc.position]})

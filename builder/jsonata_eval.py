@@ -77,6 +77,43 @@ def parse(text: str) -> jsonata.Jsonata:
     return expression
 
 
+CLOCK_EVERY = 64  # evaluation steps between two looks at the clock
+
+
+def _set_bounds(frame: Any, timeout_ms: int, max_depth: int) -> None:
+    """jsonata's own bounds (``Frame.set_runtime_bounds``), checked more cheaply: the same errors.
+
+    jsonata's ``Timebox`` reads the clock twice per evaluation step (on entry and on exit), about
+    5 % of an evaluation over 5,000 records; here the depth is checked on each entry and the
+    clock every ``CLOCK_EVERY`` entries. A step is what is bounded either way (one long step runs
+    on: the box's kill is for that), so a run stops at most ``CLOCK_EVERY`` short steps later.
+    """
+    deadline = time.monotonic() + timeout_ms / 1000
+    depth = 0
+    countdown = CLOCK_EVERY
+
+    def entry(expr, input, environment):  # noqa: A002 - jsonata's parameter names
+        nonlocal depth, countdown
+        if environment.is_parallel_call:
+            return
+        depth += 1
+        if depth > max_depth:
+            raise JException("D1011", -1)  # what jsonata's Timebox raises: stack too deep
+        countdown -= 1
+        if not countdown:
+            countdown = CLOCK_EVERY
+            if time.monotonic() > deadline:
+                raise JException("D1012", -1, timeout_ms)
+
+    def exit(expr, input, environment, result):  # noqa: A001, A002 - jsonata's parameter names
+        nonlocal depth
+        if not environment.is_parallel_call:
+            depth -= 1
+
+    frame.set_evaluate_entry_callback(entry)
+    frame.set_evaluate_exit_callback(exit)
+
+
 _clocks = threading.local()
 
 
@@ -105,7 +142,7 @@ def evaluate_in_process(
     through (the worker reports it and is replaced); every other failure is an ExpressionError.
     """
     frame = compiled.create_frame()
-    frame.set_runtime_bounds(timeout_ms, max_depth)
+    _set_bounds(frame, timeout_ms, max_depth)
     _set_clock(round(time.time() * 1000) if now_ms is None else now_ms)
     try:
         return compiled.evaluate(data, frame)

@@ -556,23 +556,24 @@ def evaluation(draft: Draft, expression: str, tz: str) -> dict:
     try:
         # The response already passed the client's size cap; its size on the wire stands in for
         # measuring it again (a 5 MB response costs ~30 ms to serialise just to be measured).
-        result = transform.evaluate(
+        # Checked by the shape contract in the box: only the rows shown come back.
+        summary = transform.evaluate_summary(
             expression,
             response,
+            mode,
+            DATAPOINT_ROWS,
             max_input_bytes=max(transform.DEFAULT_MAX_INPUT_BYTES, preview.preview_max_bytes()),
             input_bytes=size if isinstance(size, int) and size > 0 else None,
         )
     except transform.ExpressionError as exc:
         out["error"] = {"code": exc.code, "message": exc.message, "position": exc.position, "fix": exc.fix}
         return out
-    out["result"] = result_text(result)
-    try:
-        points = transform.to_datapoints(result, mode)
-    except transform.ShapeError as exc:
-        out["error"] = {"code": "SHAPE", "message": str(exc), "position": None}
+    out["result"] = result_text(summary.head, length=summary.length)
+    if summary.shape_error is not None:
+        out["error"] = {"code": "SHAPE", "message": summary.shape_error, "position": None}
         return out
     rows = []
-    for point in points[:DATAPOINT_ROWS]:
+    for point in summary.points:
         row = {"value": point.value, "dimension": point.dimension, "date": "", "raw_date": point.date}
         if mode == DateMode.FIELD and point.date is not None:
             try:
@@ -584,9 +585,9 @@ def evaluation(draft: Draft, expression: str, tz: str) -> dict:
             row["date"] = "the time of each sync"
         rows.append(row)
     out["datapoints"] = rows
-    out["count"] = len(points)
-    out["total"] = sum(point.value for point in points)
-    out["more"] = max(0, len(points) - DATAPOINT_ROWS)
+    out["count"] = summary.count
+    out["total"] = summary.total
+    out["more"] = max(0, summary.count - DATAPOINT_ROWS)
     return out
 
 

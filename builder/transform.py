@@ -15,7 +15,10 @@ long step (a regular expression backtracking in C, ``$split`` of a huge string, 
 Those bounds still run inside the worker, as a first line, and the input's size is checked here
 before it is sent. Results come back as JSON: arrays are lists, a function is ``"<function>"``.
 The evaluation itself, without the box, and ``ExpressionError`` live in ``builder.jsonata_eval``,
-which the box's worker runs and both this module and the box import.
+which the box's worker runs and both this module and the box import; the shape contract
+(``to_datapoints``, ``ShapeError``, ``Datapoint``, ``to_number``) lives in ``builder.datapoints``
+and is re-exported here, so that the worker can check a result where it computed it
+(``evaluate_summary``, for the live editor: only what it shows comes back).
 
 Pure module: no Django, no models.
 """
@@ -23,7 +26,6 @@ Pure module: no Django, no models.
 from __future__ import annotations
 
 import json
-import math
 import re
 import time
 from dataclasses import dataclass
@@ -32,28 +34,29 @@ from typing import Any
 import jsonata
 
 from builder import explain, expression_box, jsonata_eval
+from builder.datapoints import (  # noqa: F401 - the shape contract, part of this module's interface
+    DATE_MODES,
+    DYNAMIC_DATE,
+    FIELD_DATE,
+    ITEM_KEYS,
+    MAX_DATAPOINTS,
+    NO_DATE,
+    NUMBER_RE,
+    SHAPE_HELP,
+    Datapoint,
+    ShapeError,
+    to_datapoints,
+    to_number,
+)
 from builder.expression_box import ExpressionBox
 from builder.jsonata_eval import DEFAULT_MAX_DEPTH, DEFAULT_TIMEOUT_MS, ExpressionError
 
 DEFAULT_MAX_INPUT_BYTES = 5_000_000  # in-request evaluation; syncs pass their own limit
 MAX_EXPRESSION_LENGTH = 10_000
-MAX_DATAPOINTS = 100_000
-
-# The date modes, declared once (``builder.models.DateMode`` gives them their labels).
-NO_DATE, DYNAMIC_DATE, FIELD_DATE = "none", "dynamic", "field"
-DATE_MODES = (NO_DATE, DYNAMIC_DATE, FIELD_DATE)
-ITEM_KEYS = ("value", "date", "dimension")
-_ITEM_KEY_SET = frozenset(ITEM_KEYS)
 AGGREGATES = {"sum": "$sum", "average": "$average", "min": "$min", "max": "$max", "count": "$count"}
 
-NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 JSONATA_WORDS = frozenset({"and", "or", "in", "true", "false", "null", "function"})
-
-SHAPE_HELP = (
-    'The expression must return a number, or an array of objects like {"value": 12.5, "date": "2026-06-30", '
-    '"dimension": "Web Site"} ("date" is required when the date comes from a field of the response).'
-)
 
 
 def _explained(exc: ExpressionError, text: str, data: Any = None) -> ExpressionError:
@@ -63,17 +66,6 @@ def _explained(exc: ExpressionError, text: str, data: Any = None) -> ExpressionE
     out = ExpressionError(exc.code, plain.message, exc.position, fix=plain.fix, explained=True)
     out.raw_message = exc.message
     return out
-
-
-class ShapeError(ValueError):
-    """The expression ran, but its result is not a number or an array of datapoint objects."""
-
-
-@dataclass(frozen=True)
-class Datapoint:
-    value: float
-    date: str | int | float | None  # raw, as returned; read it with builder.dates.parse
-    dimension: str | None
 
 
 # ---------------------------------------------------------------- compiling and evaluating
@@ -116,6 +108,68 @@ def evaluate(
     already knows it (the response's length), saving a measurement. ``$now()`` and ``$millis()``
     read this process's clock at the call. ``box``: another box than the default (tests, benchmarks).
     """
+    return _in_box(expression, data, timeout_ms, max_depth, max_input_bytes, input_bytes, box)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What the live editor shows of a result (``evaluate_summary``), checked by the shape contract.
+
+    ``head``: the result, or its first ``rows`` items when it is an array of more; ``length``: the
+    array's length (None when the result is not an array). ``shape_error``: ``to_datapoints``'s
+    message when the result breaks the shape contract; otherwise ``points`` (the first ``rows``
+    datapoints), ``count`` and ``total`` (of all the datapoints).
+    """
+
+    head: Any
+    length: int | None
+    points: list[Datapoint]
+    count: int
+    total: float
+    shape_error: str | None = None
+
+
+def evaluate_summary(
+    expression: str | jsonata.Jsonata,
+    data: Any,
+    date_mode: str,
+    rows: int,
+    timeout_ms: int = DEFAULT_TIMEOUT_MS,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    max_input_bytes: int | None = DEFAULT_MAX_INPUT_BYTES,
+    input_bytes: int | None = None,
+    box: ExpressionBox | None = None,
+) -> Summary:
+    """``evaluate`` and ``to_datapoints`` in one, for a result shown rather than stored (the live editor).
+
+    The box's worker checks the result where it computed it and answers only its first ``rows``
+    items and datapoints with the count and total (``builder.datapoints.summarise``): the same
+    check and the same messages as ``to_datapoints``, without sending thousands of items back.
+    ExpressionError as ``evaluate``; a shape error is the ``Summary``'s ``shape_error``.
+    """
+    if date_mode not in DATE_MODES:
+        raise ValueError(f"Unknown date mode {date_mode!r}: choose one of {', '.join(DATE_MODES)}.")
+    reply = _in_box(expression, data, timeout_ms, max_depth, max_input_bytes, input_bytes, box, (date_mode, rows))
+    return Summary(
+        head=reply["head"],
+        length=reply["length"],
+        points=[Datapoint(value, date, dimension) for value, date, dimension in reply.get("points", ())],
+        count=reply.get("count", 0),
+        total=reply.get("total", 0),
+        shape_error=reply.get("shape_error"),
+    )
+
+
+def _in_box(
+    expression: str | jsonata.Jsonata,
+    data: Any,
+    timeout_ms: int,
+    max_depth: int,
+    max_input_bytes: int | None,
+    input_bytes: int | None,
+    box: ExpressionBox | None,
+    summary: tuple[str, int] | None = None,
+) -> Any:
     if isinstance(expression, str):
         text = expression
         compile_expression(text)  # syntax errors without a round trip
@@ -143,97 +197,10 @@ def evaluate(
             timeout_ms=timeout_ms,
             max_depth=max_depth,
             now_ms=round(time.time() * 1000),
+            summary=summary,
         )
     except ExpressionError as exc:  # in plain words, with the data at hand to name a field holding text
         raise _explained(exc, text, data) from exc
-
-
-# ---------------------------------------------------------------- the shape contract
-
-
-def to_number(value: Any) -> float | None:
-    """A finite float from a JSON number or a numeric string (``"185000.00000000"``), else None."""
-    # JSON numbers first, by exact type (bool is a subclass of int, so it is not one of these):
-    # a sync's or a preview's thousands of items pay one type test each.
-    kind = type(value)
-    if kind is float:
-        return value if math.isfinite(value) else None
-    if kind is int:
-        return float(value)
-    if isinstance(value, bool):
-        return None
-    numeric_string = isinstance(value, str) and NUMBER_RE.fullmatch(value.strip()) is not None
-    if not (numeric_string or isinstance(value, int | float)):
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
-
-
-def _short(value: Any, limit: int = 80) -> str:
-    # The only non-JSON thing JSONata returns is a function, whose repr can itself fail.
-    text = json.dumps(value, ensure_ascii=False, default=lambda _: "<function>")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _dimension(index: int, value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):  # noqa: UP038 - a tuple tests faster than a union
-        return str(int(value)) if float(value).is_integer() else str(value)
-    raise ShapeError(f'Item {index}: "dimension" is {_short(value)}; it must be a string or a number.')
-
-
-def _datapoint(index: int, item: Any, date_mode: str) -> Datapoint:
-    if not isinstance(item, dict):
-        hint = ' Map each record to {"value": ...}, or add the numbers up with $sum(...).' if to_number(item) else ""
-        raise ShapeError(f"Item {index} is {_short(item)}, not an object.{hint} {SHAPE_HELP}")
-    if "value" not in item:
-        raise ShapeError(f'Item {index} has no "value": {_short(item)}. {SHAPE_HELP}')
-    if not _ITEM_KEY_SET.issuperset(item):
-        unknown = [key for key in item if key not in ITEM_KEYS]
-        names = ", ".join(json.dumps(key) for key in unknown[:3]) + (", …" if len(unknown) > 3 else "")
-        raise ShapeError(f'Item {index} has {names}; an item may only have "value", "date" and "dimension".')
-    value = to_number(item["value"])
-    if value is None:
-        raise ShapeError(f'Item {index}: "value" is {_short(item["value"])}, which is not a number.')
-    date = item.get("date")
-    if date is not None and (isinstance(date, bool) or not isinstance(date, (str, int, float))):  # noqa: UP038 - a tuple tests faster than a union
-        raise ShapeError(f'Item {index}: "date" is {_short(date)}; it must be a string or a number.')
-    if date_mode == FIELD_DATE and (date is None or date == ""):
-        raise ShapeError(
-            f'Item {index} has no "date": {_short(item)}. '
-            "With the date taken from a field of the response, every item needs one."
-        )
-    return Datapoint(value=value, date=date, dimension=_dimension(index, item.get("dimension")))
-
-
-def to_datapoints(result: Any, date_mode: str, max_items: int = MAX_DATAPOINTS) -> list[Datapoint]:
-    """The datapoints an expression's result stands for, or ShapeError saying what is wrong.
-
-    ``date_mode``: ``none`` (one current value), ``dynamic`` (stamped with the sync time) or
-    ``field`` (each item's own ``date``). ``None`` (JSONata's undefined) gives no datapoints.
-    """
-    if date_mode not in DATE_MODES:
-        raise ValueError(f"Unknown date mode {date_mode!r}: choose one of {', '.join(DATE_MODES)}.")
-    if result is None:
-        return []
-    number = to_number(result)
-    if number is not None:
-        if date_mode == FIELD_DATE:
-            raise ShapeError(
-                f"The expression returned one number ({_short(result)}), but the date comes from a field "
-                'of the response: return an array of objects like {"value": 12.5, "date": "2026-06-30"}.'
-            )
-        return [Datapoint(value=number, date=None, dimension=None)]
-    if isinstance(result, dict):
-        items: list[Any] = [result]
-    elif isinstance(result, list):
-        items = result
-    else:
-        raise ShapeError(f"{SHAPE_HELP} It returned {_short(result)}.")
-    if len(items) > max_items:
-        raise ShapeError(f"The expression returned {len(items):,} items; the limit is {max_items:,}.")
-    return [_datapoint(index, item, date_mode) for index, item in enumerate(items)]
 
 
 # ---------------------------------------------------------------- helping the analyst start

@@ -162,6 +162,40 @@ def test_results_come_back_as_json():
         assert evaluate('"é" & $string(é)', {"é": "ü"}, box=box) == "éü"
 
 
+def test_asked_for_a_summary_the_worker_answers_it_instead_of_the_result():
+    data = {"result": [{"amount": str(n)} for n in range(1, 1001)]}
+    payload, payload_format = expression_box.pack(data)
+    with ExpressionBox(workers=1) as box:
+        answer = box.evaluate(
+            'result.{"value": $number(amount)}',
+            payload,
+            payload_format=payload_format,
+            timeout_ms=5000,
+            max_depth=500,
+            now_ms=0,
+            summary=("dynamic", 2),
+        )
+        assert answer == {
+            "head": [{"value": 1}, {"value": 2}],
+            "length": 1000,
+            "points": [[1.0, None, None], [2.0, None, None]],
+            "count": 1000,
+            "total": 500500.0,
+        }
+        refused = box.evaluate(
+            "result",
+            payload,
+            payload_format=payload_format,
+            timeout_ms=5000,
+            max_depth=500,
+            now_ms=0,
+            summary=("none", 1),
+        )
+        assert refused["head"] == [{"amount": "1"}] and refused["length"] == 1000
+        assert refused["shape_error"].startswith('Item 0 has no "value": {"amount": "1"}.')
+        assert box.replaced == 0 and box.inputs_sent == 1  # a shape error is not the worker's fault
+
+
 def test_a_worker_whose_caller_is_gone_stops_by_itself():
     worker = subprocess.Popen(
         [sys.executable, "-m", "builder.expression_box", "256"],

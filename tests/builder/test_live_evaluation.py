@@ -77,3 +77,38 @@ def test_the_box_is_not_sent_the_stored_response_again_while_typing(analyst_clie
     for typed in ("$count(result) + 1", "$count(result) + 2", "$count(result) + 3"):
         _evaluate(analyst_client, draft, typed)
     assert box.inputs_sent == sent
+
+
+def test_the_live_editor_shows_the_first_rows_and_counts_every_datapoint(draft):
+    """The box checks the result and answers its first rows with the count and total of all."""
+    records = [{"amount": str(n), "stage": f"Stage {n % 3}"} for n in range(1, 151)]
+    draft.response = {"result": records}
+    draft.definition["date"] = {"mode": "dynamic"}
+    draft.save()
+    shown = steps.evaluation(draft, 'result.{"value": $number(amount), "dimension": stage}', "UTC")
+    assert "error" not in shown
+    assert (shown["count"], shown["total"], shown["more"]) == (150, float(sum(range(1, 151))), 50)
+    assert len(shown["datapoints"]) == steps.DATAPOINT_ROWS
+    assert shown["datapoints"][0] == {
+        "value": 1.0,
+        "dimension": "Stage 1",
+        "date": "the time of each sync",
+        "raw_date": None,
+    }
+    assert shown["result"].endswith("\n… and 50 more items")
+    assert shown["result"].count('"value"') == steps.DATAPOINT_ROWS
+
+
+def test_a_shape_error_past_the_rows_shown_is_still_told(draft):
+    records = [{"amount": str(n)} for n in range(150)]
+    records[120]["amount"] = "n/a"
+    draft.response = {"result": records}
+    draft.definition["date"] = {"mode": "none"}
+    draft.save()
+    shown = steps.evaluation(draft, 'result.{"value": $exists(amount) ? amount}', "UTC")
+    assert shown["error"] == {
+        "code": "SHAPE",
+        "message": 'Item 120: "value" is "n/a", which is not a number.',
+        "position": None,
+    }
+    assert "datapoints" not in shown

@@ -3,7 +3,9 @@ from datetime import UTC, datetime
 
 import pytest
 import time_machine
+from jsonata.jexception import JException
 
+from builder.datapoints import summarise
 from builder.dates import find_records, parse
 from builder.jsonata_eval import evaluate_in_process
 from builder.transform import (
@@ -12,6 +14,7 @@ from builder.transform import (
     ShapeError,
     compile_expression,
     evaluate,
+    evaluate_summary,
     input_size,
     numeric_fields,
     suggest_expression,
@@ -189,59 +192,59 @@ def test_performance_sanity_for_5000_records():
 # ---------------------------------------------------------------- the shape contract
 
 
-@pytest.mark.parametrize(
-    ("result", "mode", "expected"),
-    [
-        (12, "none", [Datapoint(12.0, None, None)]),
-        (12.5, "dynamic", [Datapoint(12.5, None, None)]),
-        ("25", "none", [Datapoint(25.0, None, None)]),
-        ("12.50000000", "dynamic", [Datapoint(12.5, None, None)]),
-        (None, "field", []),
-        ([], "field", []),
-        (
-            [{"value": "185000.00000000", "date": "2026-06-30"}, {"value": -3, "date": 1782828309}],
-            "field",
-            [Datapoint(185000.0, "2026-06-30", None), Datapoint(-3.0, 1782828309, None)],
-        ),
-        ({"value": 4, "date": "2026-06-30"}, "field", [Datapoint(4.0, "2026-06-30", None)]),
-        (
-            [
-                {"value": 2, "dimension": "Web Site"},
-                {"value": "1e3", "dimension": 2026},
-                {"value": 1, "dimension": 2.5},
-            ],
-            "none",
-            [Datapoint(2.0, None, "Web Site"), Datapoint(1000.0, None, "2026"), Datapoint(1.0, None, "2.5")],
-        ),
-        ([{"value": 1, "date": None, "dimension": None}], "dynamic", [Datapoint(1.0, None, None)]),
-    ],
-)
+ACCEPTED = [
+    (12, "none", [Datapoint(12.0, None, None)]),
+    (12.5, "dynamic", [Datapoint(12.5, None, None)]),
+    ("25", "none", [Datapoint(25.0, None, None)]),
+    ("12.50000000", "dynamic", [Datapoint(12.5, None, None)]),
+    (None, "field", []),
+    ([], "field", []),
+    (
+        [{"value": "185000.00000000", "date": "2026-06-30"}, {"value": -3, "date": 1782828309}],
+        "field",
+        [Datapoint(185000.0, "2026-06-30", None), Datapoint(-3.0, 1782828309, None)],
+    ),
+    ({"value": 4, "date": "2026-06-30"}, "field", [Datapoint(4.0, "2026-06-30", None)]),
+    (
+        [
+            {"value": 2, "dimension": "Web Site"},
+            {"value": "1e3", "dimension": 2026},
+            {"value": 1, "dimension": 2.5},
+        ],
+        "none",
+        [Datapoint(2.0, None, "Web Site"), Datapoint(1000.0, None, "2026"), Datapoint(1.0, None, "2.5")],
+    ),
+    ([{"value": 1, "date": None, "dimension": None}], "dynamic", [Datapoint(1.0, None, None)]),
+]
+
+
+@pytest.mark.parametrize(("result", "mode", "expected"), ACCEPTED)
 def test_to_datapoints_accepts_the_contract(result, mode, expected):
     assert to_datapoints(result, mode) == expected
 
 
-@pytest.mark.parametrize(
-    ("result", "mode", "message"),
-    [
-        ("abc", "none", 'It returned "abc".'),
-        (True, "none", "It returned true."),
-        ({"total": 5}, "none", 'Item 0 has no "value": {"total": 5}.'),
-        ([1, 2, 3], "none", "Item 0 is 1, not an object. Map each record to"),
-        ([[{"value": 1}]], "none", 'Item 0 is [{"value": 1}], not an object.'),
-        ([{"value": 1}, {"value": "abc"}], "none", 'Item 1: "value" is "abc", which is not a number.'),
-        ([{"value": 1}, {"value": 2}, {"value": ""}], "none", 'Item 2: "value" is "", which is not a number.'),
-        ([{"value": None}], "none", 'Item 0: "value" is null, which is not a number.'),
-        ([{"value": True}], "none", 'Item 0: "value" is true, which is not a number.'),
-        ([{"value": "1,234.50"}], "none", 'Item 0: "value" is "1,234.50", which is not a number.'),
-        ([{"value": "NaN"}], "none", "which is not a number"),
-        ([{"value": 1, "date": "2026-06-30"}, {"value": 2}], "field", 'Item 1 has no "date": {"value": 2}.'),
-        ([{"value": 1, "date": ""}], "field", 'Item 0 has no "date"'),
-        (7, "field", "The expression returned one number (7), but the date comes from a field"),
-        ([{"value": 1, "dimention": "x"}], "none", 'Item 0 has "dimention"; an item may only have'),
-        ([{"value": 1, "date": {"y": 2026}}], "field", 'Item 0: "date" is {"y": 2026}; it must be a string'),
-        ([{"value": 1, "dimension": ["a"]}], "none", 'Item 0: "dimension" is ["a"]; it must be a string'),
-    ],
-)
+REFUSED = [
+    ("abc", "none", 'It returned "abc".'),
+    (True, "none", "It returned true."),
+    ({"total": 5}, "none", 'Item 0 has no "value": {"total": 5}.'),
+    ([1, 2, 3], "none", "Item 0 is 1, not an object. Map each record to"),
+    ([[{"value": 1}]], "none", 'Item 0 is [{"value": 1}], not an object.'),
+    ([{"value": 1}, {"value": "abc"}], "none", 'Item 1: "value" is "abc", which is not a number.'),
+    ([{"value": 1}, {"value": 2}, {"value": ""}], "none", 'Item 2: "value" is "", which is not a number.'),
+    ([{"value": None}], "none", 'Item 0: "value" is null, which is not a number.'),
+    ([{"value": True}], "none", 'Item 0: "value" is true, which is not a number.'),
+    ([{"value": "1,234.50"}], "none", 'Item 0: "value" is "1,234.50", which is not a number.'),
+    ([{"value": "NaN"}], "none", "which is not a number"),
+    ([{"value": 1, "date": "2026-06-30"}, {"value": 2}], "field", 'Item 1 has no "date": {"value": 2}.'),
+    ([{"value": 1, "date": ""}], "field", 'Item 0 has no "date"'),
+    (7, "field", "The expression returned one number (7), but the date comes from a field"),
+    ([{"value": 1, "dimention": "x"}], "none", 'Item 0 has "dimention"; an item may only have'),
+    ([{"value": 1, "date": {"y": 2026}}], "field", 'Item 0: "date" is {"y": 2026}; it must be a string'),
+    ([{"value": 1, "dimension": ["a"]}], "none", 'Item 0: "dimension" is ["a"]; it must be a string'),
+]
+
+
+@pytest.mark.parametrize(("result", "mode", "message"), REFUSED)
 def test_to_datapoints_explains_what_is_wrong(result, mode, message):
     with pytest.raises(ShapeError) as caught:
         to_datapoints(result, mode)
@@ -265,6 +268,108 @@ def test_to_datapoints_limits_and_modes():
         to_datapoints([{"value": 1}] * 11, "none", max_items=10)
     with pytest.raises(ValueError, match="Unknown date mode 'daily'"):
         to_datapoints(1, "daily")
+
+
+# The live editor's path: the box's worker checks the shape (``summarise``) and answers a summary.
+
+
+@pytest.mark.parametrize(("result", "mode", "expected"), ACCEPTED)
+def test_the_summary_holds_the_datapoints_to_datapoints_gives(result, mode, expected):
+    summary = summarise(result, mode, rows=2)
+    assert "shape_error" not in summary
+    assert [Datapoint(*point) for point in summary["points"]] == expected[:2]
+    assert (summary["count"], summary["total"]) == (len(expected), sum(point.value for point in expected))
+    assert summary["head"] == (result[:2] if isinstance(result, list) else result)
+    assert summary["length"] == (len(result) if isinstance(result, list) else None)
+
+
+@pytest.mark.parametrize(("result", "mode", "message"), REFUSED)
+def test_the_summary_says_what_to_datapoints_says(result, mode, message):
+    with pytest.raises(ShapeError) as caught:
+        to_datapoints(result, mode)
+    summary = summarise(result, mode, rows=100)
+    assert summary["shape_error"] == str(caught.value)
+    assert message in summary["shape_error"]
+    assert "points" not in summary and "count" not in summary
+
+
+def test_the_summary_checks_every_item_but_holds_the_first_rows_only():
+    result = [{"value": n, "date": f"2026-06-{n % 28 + 1:02d}", "dimension": n} for n in range(250)]
+    summary = summarise(result, "field", rows=100)
+    assert (summary["head"], summary["length"]) == (result[:100], 250)
+    assert summary["points"] == [[float(n), f"2026-06-{n % 28 + 1:02d}", str(n)] for n in range(100)]
+    assert (summary["count"], summary["total"]) == (250, float(sum(range(250))))
+    late = [*result[:200], {"value": 1, "date": "2026-06-30", "colour": "red"}]
+    assert summarise(late, "field", rows=100)["shape_error"].startswith('Item 200 has "colour"')
+    assert summarise([{"value": 1}] * 11, "none", rows=5, max_items=10)["shape_error"] == (
+        "The expression returned 11 items; the limit is 10."
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "mode"),
+    [
+        ('result.{"date": closingdate, "value": $number(amount), "dimension": sales_stage}', "field"),
+        ('result.{"value": $number(amount)}', "dynamic"),
+        ("$sum(result.$number(amount))", "none"),
+        ('result[0].{"value": $number(amount)}', "none"),  # a lone object
+        ('result[amount = "none"].{"value": 1}', "none"),  # nothing matched
+        ("result.amount", "none"),  # not objects
+        ('result.{"value": $number(amount)}', "field"),  # no dates
+        ('result.{"value": $number(amount), "stage": sales_stage}', "none"),  # an unknown key
+        ("function($x){ $x }", "none"),  # a function
+    ],
+)
+def test_evaluate_summary_in_the_box_agrees_with_evaluate_and_to_datapoints(potentials, text, mode):
+    result = evaluate(text, potentials)
+    summary = evaluate_summary(text, potentials, mode, rows=3)
+    shown = result[:3] if isinstance(result, list) and len(result) > 3 else result
+    assert (summary.head, summary.length) == (shown, len(result) if isinstance(result, list) else None)
+    try:
+        points = to_datapoints(result, mode)
+    except ShapeError as exc:
+        assert summary.shape_error == str(exc)
+        assert (summary.points, summary.count, summary.total) == ([], 0, 0)
+    else:
+        assert summary.shape_error is None
+        assert summary.points == points[:3]
+        assert (summary.count, summary.total) == (len(points), sum(point.value for point in points))
+
+
+def test_evaluate_summary_raises_what_evaluate_raises(potentials):
+    with pytest.raises(ExpressionError) as caught:
+        evaluate_summary("$sum(result.amount)", potentials, "none", rows=3)
+    with pytest.raises(ExpressionError) as plain:
+        evaluate("$sum(result.amount)", potentials)
+    assert (caught.value.code, caught.value.message, caught.value.fix) == (
+        plain.value.code,
+        plain.value.message,
+        plain.value.fix,
+    )
+    with pytest.raises(ValueError, match="Unknown date mode 'daily'"):
+        evaluate_summary("1", {}, "daily", rows=3)
+
+
+def test_the_bounds_in_process_raise_what_jsonatas_own_raise():
+    # builder.jsonata_eval checks jsonata's bounds more cheaply than jsonata's Timebox: the same errors.
+    text = "($f := function($n){ $n + $f($n + 1) }; $f(0))"
+    frame = compile_expression(text).create_frame()
+    frame.set_runtime_bounds(60_000, 50)
+    with pytest.raises(JException) as theirs:
+        compile_expression(text).evaluate({}, frame)
+    with pytest.raises(ExpressionError) as ours:
+        evaluate_in_process(compile_expression(text), {}, timeout_ms=60_000, max_depth=50)
+    assert (ours.value.code, ours.value.message, ours.value.position) == (
+        "D1011",
+        str(theirs.value),
+        theirs.value.location,
+    )
+    with pytest.raises(ExpressionError) as caught:
+        evaluate_in_process(compile_expression("($loop := function($n){ $loop($n + 1) }; $loop(0))"), {}, 200)
+    assert (caught.value.code, caught.value.message) == (
+        "D1012",
+        "The expression took too long (over 200 ms) and was stopped.",
+    )
 
 
 def test_to_number_of_json_numbers():
