@@ -28,7 +28,15 @@ def queue_label_refresh(sender, runs, **kwargs):
     picks the Vtiger ones and reads their dimensions)."""
     metric_ids = sorted({run.metric_id for run in runs if run.datapoints_written and run.metric.connection_id})
     if metric_ids:
-        transaction.on_commit(lambda: refresh_reference_labels.delay(metric_ids))
+        transaction.on_commit(lambda: _queue(metric_ids))
+
+
+def _queue(metric_ids):
+    # Labels are a nicety: a broker that is down must never fail the sync that just stored its data.
+    try:
+        refresh_reference_labels.delay(metric_ids)
+    except Exception:  # noqa: BLE001 - kombu and redis raise many kinds; the next sync asks again
+        logger.warning("Reference labels of metrics %s not queued for refresh", metric_ids, exc_info=True)
 
 
 def reference_dimensions(metric_ids):
