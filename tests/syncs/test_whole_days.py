@@ -60,10 +60,29 @@ def metric_values(metric, first, last, zone, by):
     return {day: value for day, value in found.items() if value is not None}
 
 
+def dates_with_leads_in_the_widened_hours(moments, today):
+    """A first and last date, 30 days apart in the last two months, such that the sandbox has leads in
+    the hours a UTC-only window would miss and on the first and last local day of every viewer.
+
+    Chosen from the data: the seeded records move with the sandbox's today.
+    """
+    for days_back in range(40, 70):
+        first = today - timedelta(days=days_back)
+        last = first + timedelta(days=30)
+        start, end = datetime.combine(first, time.min, UTC), datetime.combine(last + timedelta(days=1), time.min, UTC)
+        widened = [
+            m for m in moments if start - timedelta(hours=14) <= m < start or end <= m < end + timedelta(hours=12)
+        ]
+        days = [per_local_day(moments, first, last, viewer) for viewer in VIEWERS]
+        if widened and all(first in found and last in found for found in days):
+            return first, last
+    raise AssertionError("the sandbox has no month with leads in the widened hours of its first and last days")
+
+
 def test_sync_metric_from_to_gives_every_viewer_whole_first_and_last_days(sandbox, vtiger):
     metric = leads_metric(vtiger, aggregation="sum")  # no owner: its dates are in UTC
-    today = sandbox.dataset.today
-    first, last = today - timedelta(days=40), today - timedelta(days=10)
+    moments = created_times(sandbox)
+    first, last = dates_with_leads_in_the_widened_hours(moments, sandbox.dataset.today)
     out = io.StringIO()
     call_command("sync_metric", metric.name, "--from", first.isoformat(), "--to", last.isoformat(), stdout=out)
     text = out.getvalue()
@@ -76,7 +95,6 @@ def test_sync_metric_from_to_gives_every_viewer_whole_first_and_last_days(sandbo
     assert run.window_end == datetime.combine(last + timedelta(days=2), time.min, UTC) - timedelta(
         hours=12, microseconds=1
     )
-    moments = created_times(sandbox)
     widened = [m for m in moments if run.window_start <= m < datetime.combine(first, time.min, UTC)] + [
         m for m in moments if datetime.combine(last + timedelta(days=1), time.min, UTC) <= m <= run.window_end
     ]
