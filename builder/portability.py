@@ -17,7 +17,8 @@ that make a cycle are refused.
 
 Public API
     ``FORMAT``
-    ``export_document(metrics) -> dict``           the document for an iterable of Metric rows
+    ``export_document(metrics, *, with_inputs=True) -> dict``  the document for an iterable of Metric
+                                                   rows (and the inputs of the calculated ones)
     ``dumps(document) -> str``                     pretty JSON, as the commands and the download write it
     ``loads(data: str | bytes) -> (document, errors)``  JSON parsing with a readable error
     ``check(document, *, rename=False) -> Plan``   validate everything, write nothing
@@ -50,8 +51,26 @@ TOO_DEEP_MESSAGE = (
 Errors = list[tuple[str, str]]
 
 
-def export_document(metrics) -> dict:
+def export_document(metrics, *, with_inputs: bool = True) -> dict:
+    """The document of ``metrics``; with ``with_inputs``, a calculated metric's inputs (transitively)
+    come along after them when they are not among ``metrics``, so that the file imports on its own."""
+    metrics = list(metrics)
+    if with_inputs:
+        metrics = _with_inputs(metrics)
     return {"format": FORMAT, "metrics": [definitions.from_metric(metric) for metric in metrics]}
+
+
+def _with_inputs(metrics: list[Metric]) -> list[Metric]:
+    found = {metric.pk: metric for metric in metrics}
+    pending = [metric for metric in metrics if metric.is_calculated]
+    while pending:
+        metric = pending.pop(0)
+        for _, source in metric.input_pairs():
+            if source.pk not in found:
+                found[source.pk] = source
+                if source.is_calculated:
+                    pending.append(source)
+    return list(found.values())
 
 
 def dumps(document: dict) -> str:

@@ -1,6 +1,8 @@
 """Calculated metrics: the model and its cycles, the page (new, edit, delete refused), the metric
 page, syncs (never synced itself, its inputs in use), exports and imports, and the gallery."""
 
+import json
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.db.models import ProtectedError
@@ -284,6 +286,14 @@ def test_export_names_the_inputs(rate):
     assert "request" not in definition and "connection" not in definition
 
 
+def test_export_brings_the_inputs_along(rate, won, created, analyst_client):
+    loss = calculated("Loss rate", "100 - rate", [("rate", rate)])
+    names = [item["name"] for item in portability.export_document([loss])["metrics"]]
+    assert names == ["Loss rate", "Win rate", "Deals won", "Deals created"]
+    download = analyst_client.get(url("export") + f"?metric={loss.uuid}")
+    assert [item["name"] for item in json.loads(download.content)["metrics"]] == names
+
+
 def test_import_brings_inputs_from_the_same_document(rate, won, created):
     document = portability.export_document([rate, won, created])  # the calculated one first
     Metric.objects.filter(kind=Kind.CALCULATED).delete()
@@ -306,7 +316,8 @@ def test_import_follows_renamed_inputs(rate, won, created):
 
 
 def test_import_uses_existing_inputs_and_refuses_missing_ones(rate, won, created):
-    document = portability.export_document([rate])
+    document = portability.export_document([rate], with_inputs=False)
+    assert len(document["metrics"]) == 1
     document["metrics"][0]["name"] = "Win rate again"
     result = portability.import_document(document)
     assert result.ok, result.errors
