@@ -11,6 +11,7 @@ from __future__ import annotations
 from django import forms
 
 from builder import currencies, formulas
+from builder.forms import currency_field
 from builder.models import Kind, Metric, NumberFormat, Trend
 from builder.validators import validate_name
 
@@ -26,13 +27,7 @@ class CalculatedMetricForm(forms.Form):
         widget=forms.TextInput(attrs={"spellcheck": "false", "autocomplete": "off"}),
     )
     number_format = forms.ChoiceField(label="Number format", choices=NumberFormat.choices)
-    currency = forms.ChoiceField(
-        label="Currency",
-        choices=currencies.CHOICES,
-        required=False,
-        help_text="Shown with the value when the number format is Currency.",
-        widget=forms.Select(attrs={"data-shown-for-format": NumberFormat.CURRENCY}),
-    )
+    currency = currency_field()
     favourable_trend = forms.ChoiceField(label="Favourable trend", choices=Trend.choices, widget=forms.RadioSelect)
     description = forms.CharField(label="Description", required=False, widget=forms.Textarea(attrs={"rows": 3}))
 

@@ -508,6 +508,20 @@ def _sync(check: _Checker, value: Any) -> dict | None:
     return cleaned
 
 
+def _name_and_description(check: _Checker, definition: dict) -> dict:
+    """The name (None when missing or refused) and description of any kind of definition."""
+    name = (
+        check.text(definition["name"], ("name",), blank=False, max_length=NAME_MAX_LENGTH)
+        if "name" in definition
+        else None
+    )
+    if name and validators.forbidden_characters(name):
+        check.error(("name",), validators.NAME_MESSAGE)
+        name = None
+    description = definition.get("description", DEFAULTS["description"])
+    return {"name": name, "description": check.text("" if description is None else description, ("description",))}
+
+
 def _metric_by_name(name: str) -> Metric | None:
     return Metric.objects.filter(name=name).first()
 
@@ -526,16 +540,7 @@ def validate_calculated(definition: dict, *, input_lookup=_metric_by_name, path:
     check.unknown_keys(definition, CALCULATED_KEYS)
     check.required(definition, ("name", "formula", "inputs"))
     cleaned: dict[str, Any] = {"kind": Kind.CALCULATED.value}
-    cleaned["name"] = (
-        check.text(definition["name"], ("name",), blank=False, max_length=NAME_MAX_LENGTH)
-        if "name" in definition
-        else None
-    )
-    if cleaned["name"] and validators.forbidden_characters(cleaned["name"]):
-        check.error(("name",), validators.NAME_MESSAGE)
-        cleaned["name"] = None
-    description = definition.get("description", DEFAULTS["description"])
-    cleaned["description"] = check.text("" if description is None else description, ("description",))
+    cleaned.update(_name_and_description(check, definition))
 
     inputs: list[tuple[str, str]] = []
     value = definition.get("inputs", [])
@@ -623,16 +628,7 @@ def validate(
     check.required(definition, REQUIRED_TOP)
     cleaned: dict[str, Any] = {}
 
-    cleaned["name"] = (
-        check.text(definition["name"], ("name",), blank=False, max_length=NAME_MAX_LENGTH)
-        if "name" in definition
-        else None
-    )
-    if cleaned["name"] and validators.forbidden_characters(cleaned["name"]):
-        check.error(("name",), validators.NAME_MESSAGE)
-        cleaned["name"] = None
-    description = definition.get("description", DEFAULTS["description"])
-    cleaned["description"] = check.text("" if description is None else description, ("description",))
+    cleaned.update(_name_and_description(check, definition))
 
     connection = None
     if "connection" in definition:

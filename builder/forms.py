@@ -212,13 +212,9 @@ class ExpressionForm(forms.Form):
         self.fields["breakdown"].choices = [("", "None"), *breakdown_choices]
 
 
-class NameForm(forms.Form):
-    name = forms.CharField(label="Name your metric", max_length=120, validators=[validate_name])
-    description = forms.CharField(label="Description", required=False, widget=forms.Textarea(attrs={"rows": 3}))
-    aggregation = forms.ChoiceField(label="Data Aggregation", choices=Aggregation.choices)
-    number_format = forms.ChoiceField(label="Number format", choices=NumberFormat.choices)
-    # Not required: a client that sends no currency keeps the draft's (or the default).
-    currency = forms.ChoiceField(
+def currency_field() -> forms.ChoiceField:
+    """A metric's currency, as every form that sets a number format asks for it."""
+    return forms.ChoiceField(
         label="Currency",
         choices=currencies.CHOICES,
         required=False,
@@ -226,6 +222,15 @@ class NameForm(forms.Form):
         # static/js/number-format.js hides it while another format is chosen.
         widget=forms.Select(attrs={"data-shown-for-format": NumberFormat.CURRENCY}),
     )
+
+
+class NameForm(forms.Form):
+    name = forms.CharField(label="Name your metric", max_length=120, validators=[validate_name])
+    description = forms.CharField(label="Description", required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    aggregation = forms.ChoiceField(label="Data Aggregation", choices=Aggregation.choices)
+    number_format = forms.ChoiceField(label="Number format", choices=NumberFormat.choices)
+    # Not required: a client that sends no currency keeps the draft's (or the default).
+    currency = currency_field()
     favourable_trend = forms.ChoiceField(label="Favourable trend", choices=Trend.choices, widget=forms.RadioSelect)
 
     def __init__(self, *args, metric: Metric | None = None, **kwargs):
